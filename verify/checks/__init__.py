@@ -1,0 +1,1 @@
+"""Checks: pure functions from message bytes and key answers to typed results."""

@@ -1,0 +1,60 @@
+"""Orchestration: intake -> key answers -> checks -> verdict -> :class:`Report`.
+
+The only module that both fetches keys and runs checks; the checks themselves stay
+pure, so the same code path serves the CLI, scans and library callers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from verify import __version__, intake
+from verify.checks import dkim
+from verify.checks.headers import reference_time
+from verify.intake import Evidence
+from verify.keys import KeyStore
+from verify.model import Report
+from verify.verdict import decide
+
+
+def default_store() -> KeyStore:
+    from verify.keys.live import LiveDnsSource
+
+    return KeyStore(dns=LiveDnsSource())
+
+
+def check_evidence(ev: Evidence, keys: KeyStore | None = None, now: int | None = None) -> Report:
+    """Run every check on evidence already read, fetching keys through ``keys``."""
+    store = keys if keys is not None else default_store()
+    headers = ev.headers()
+    prepared = dkim.prepare(ev)
+    names = sorted({p.key_name for p in prepared if p.key_name})
+    answers = {n: store.lookup(n) for n in names}
+    sigs = dkim.check(ev, prepared, answers)
+    ref, ref_source = reference_time(headers)
+    decision = decide(headers, sigs, ref, ev.repairs, now=int(time.time()) if now is None else now)
+    return Report(
+        file=ev.info,
+        verdict=decision.verdict,
+        summary=decision.summary,
+        caveats=decision.caveats,
+        signatures=sigs,
+        keys=tuple(a for n in names for a in answers[n]),
+        headers=headers,
+        reference_time=ref,
+        reference_source=ref_source,
+        repairs=ev.repairs,
+        from_domain=decision.from_domain,
+        tool_version=__version__,
+    )
+
+
+def check_bytes(data: bytes, path: str = "<bytes>", keys: KeyStore | None = None, now: int | None = None) -> Report:
+    """Check a message held in memory; ``path`` only names it in the report."""
+    return check_evidence(intake.from_bytes(data, path), keys, now)
+
+
+def check_file(path: str | os.PathLike[str], keys: KeyStore | None = None, now: int | None = None) -> Report:
+    """Check one message file, read read-only and never modified."""
+    return check_evidence(intake.read_file(path), keys, now)

@@ -1,0 +1,145 @@
+"""One reader-facing document built from a :class:`Report`, shared by every human format.
+
+The terminal, HTML and Markdown renderers draw the same blocks, so the sections a
+reporter reads never drift apart. Every string taken from the evidence passes
+through :func:`~verify.render.escape.safe` here; renderers then only apply their own
+medium's escaping (rich ``Text`` without markup, ``html.escape``, Markdown escapes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from verify.model import KeyLookup, Report, Verdict
+from verify.render.escape import safe
+from verify.render.json import iso, key_records
+from verify.verdict import when
+
+VERDICT_STYLE = {
+    Verdict.VERIFIED: "bold white on green",
+    Verdict.WEAK: "bold black on yellow",
+    Verdict.FAILED: "bold white on red",
+    Verdict.UNVERIFIABLE: "bold black on bright_white",
+    Verdict.UNSIGNED: "bold white on blue",
+    Verdict.ERROR: "bold white on red",
+}
+
+PROVES = (
+    "A passing DKIM signature proves that a server holding the signing domain's private key signed these "
+    "header fields and this body, and that they have not changed since (within the caveats above)."
+)
+DOES_NOT_PROVE = (
+    "It does not prove who typed the message, that its content is true, that it was sent to the people in "
+    "To/Cc, or that the signing domain's key was not stolen or later published. Headers outside the signature "
+    "(see the coverage table) could have been added or changed by anyone."
+)
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class VerdictLine:
+    verdict: Verdict
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    rows: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[tuple[str, str], ...]  # (code, text)
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+Block = Heading | VerdictLine | Fields | Table | Bullets | Para
+
+
+def _mark(ok: bool | None) -> str:
+    return {True: "ok", False: "CHANGED", None: "not checked"}[ok]
+
+
+def build(report: Report) -> list[Block]:
+    """The report as blocks, in the order a reporter reads it."""
+    blocks: list[Block] = [Heading(f"provenance report: {safe(report.file.path)}")]
+    blocks.append(Fields((("File", safe(report.file.path)), ("Size", f"{report.file.size:,} bytes"), ("SHA-256", report.file.sha256))))
+    rows: list[tuple[str, str]] = []
+    for name in ("From", "Sender", "To", "Cc", "Date", "Subject", "Message-ID"):
+        for h in report.header(name):
+            rows.append((name, safe(h.value, 300)))
+    if report.reference_time is not None:
+        rows.append(("Received", f"{when(report.reference_time)} (from the {report.reference_source})"))
+    blocks += [Heading("Message (as it appears in the file)"), Fields(tuple(rows))]
+    blocks += [Heading("Verdict"), VerdictLine(report.verdict, safe(report.summary))]
+
+    if report.signatures:
+        blocks.append(Heading("Signatures"))
+        sig_rows = []
+        for s in report.signatures:
+            key = f"{s.key.key_type.upper()} {s.key.key_bits} bits" if s.key else "-"
+            sig_rows.append(
+                (
+                    str(s.index + 1),
+                    safe(s.domain or "?"),
+                    safe(s.selector or "?"),
+                    safe(s.algorithm or "?"),
+                    key,
+                    iso(s.timestamp) or "-",
+                    _mark(s.body_hash_ok),
+                    _mark(s.signature_ok),
+                    s.result.value + (f" ({s.reason.value})" if s.reason else ""),
+                )
+            )
+        blocks.append(Table(("#", "signer (d=)", "selector", "algorithm", "key", "signed at (t=)", "body", "headers", "result"), tuple(sig_rows)))
+        details = tuple((f"#{s.index + 1}", safe(s.detail)) for s in report.signatures if s.detail)
+        if details:
+            blocks.append(Bullets(details))
+        blocks.append(Heading("What each signature covers"))
+        cov_rows = []
+        for s in report.signatures:
+            covered = {report.headers[i].name.lower() for i in s.covered_header_indexes if i < len(report.headers)}
+            present = sorted({h.name for h in report.headers if h.name.lower() in ("from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id")}, key=str.lower)
+            signed = [n for n in present if n.lower() in covered]
+            unsigned = [n for n in present if n.lower() not in covered]
+            if s.body_bytes_total is None:
+                body = "not checked"
+            elif s.body_length is None:
+                body = f"all {s.body_bytes_total} bytes (canonical)"
+            else:
+                body = f"first {s.body_bytes_signed} of {s.body_bytes_total} bytes (l=)"
+            cov_rows.append((str(s.index + 1), safe(", ".join(signed)) or "-", safe(", ".join(unsigned)) or "-", body))
+        blocks.append(Table(("#", "visible headers signed", "visible headers NOT signed", "body"), tuple(cov_rows)))
+
+    if report.caveats:
+        blocks += [Heading("Caveats"), Bullets(tuple((c.code, safe(c.message)) for c in report.caveats))]
+    if report.keys:
+        blocks += [Heading("Keys"), _keys_table(report.keys)]
+    blocks += [Heading("What this proves"), Para(PROVES), Heading("What it does not prove"), Para(DOES_NOT_PROVE)]
+    return blocks
+
+
+def _keys_table(keys: Sequence[KeyLookup]) -> Table:
+    rows = []
+    for lk in keys:
+        recs = key_records(lk)
+        good = [r for r in recs if r["error"] is None]
+        size = ", ".join(f"{r['key_type']} {r['key_bits']}" for r in good) or ("; ".join(str(r["error"]) for r in recs) or "-")
+        fp = ", ".join(str(r["fingerprint"])[:16] for r in good) or "-"
+        rows.append((safe(lk.name), lk.source, safe(lk.origin), lk.retrieved_at, lk.status, lk.dnssec, safe(size), fp))
+    return Table(("name", "source", "origin", "retrieved", "status", "DNSSEC", "key", "SHA-256 (first 16)"), tuple(rows))

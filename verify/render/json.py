@@ -1,0 +1,131 @@
+"""The JSON view: built from the model, never from rendered text (README, "JSON fields")."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from verify.keys.record import KeyRecordError, parse_key_record
+from verify.model import SCHEMA_VERSION, KeyLookup, Report, SignatureResult
+
+_MESSAGE_FIELDS = ("from", "sender", "reply-to", "to", "cc", "date", "subject", "message-id")
+
+
+def iso(t: int | None) -> str | None:
+    if t is None:
+        return None
+    try:
+        return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def key_records(lk: KeyLookup) -> list[dict[str, Any]]:
+    """Each TXT record at the name, decoded where it is a usable key."""
+    out: list[dict[str, Any]] = []
+    for txt in lk.txt:
+        try:
+            k = parse_key_record(txt)
+            out.append({"txt": txt, "key_type": k.key_type, "key_bits": k.bits, "fingerprint": k.fingerprint, "error": None})
+        except KeyRecordError as exc:
+            out.append({"txt": txt, "key_type": None, "key_bits": None, "fingerprint": None, "error": exc.reason.value, "detail": exc.detail})
+    return out
+
+
+def lookup_to_dict(lk: KeyLookup) -> dict[str, Any]:
+    records = key_records(lk)
+    first = next((r for r in records if r["error"] is None), None)
+    return {
+        "name": lk.name,
+        "source": lk.source,
+        "origin": lk.origin,
+        "retrieved_at": lk.retrieved_at,
+        "status": lk.status,
+        "dnssec": lk.dnssec,
+        "txt": list(lk.txt),
+        "key_bits": first["key_bits"] if first else None,
+        "key_type": first["key_type"] if first else None,
+        "fingerprint": first["fingerprint"] if first else None,
+        "first_seen": lk.first_seen,
+        "last_seen": lk.last_seen,
+        "detail": lk.detail,
+        "records": records,
+    }
+
+
+def signature_to_dict(s: SignatureResult, report: Report) -> dict[str, Any]:
+    k = s.key
+    return {
+        "index": s.index,
+        "domain": s.domain,
+        "selector": s.selector,
+        "algorithm": s.algorithm,
+        "canonicalization": s.canonicalization,
+        "signed_headers": list(s.signed_headers),
+        "identity": s.identity,
+        "body_length": s.body_length,
+        "timestamp": s.timestamp,
+        "timestamp_iso": iso(s.timestamp),
+        "expiration": s.expiration,
+        "expiration_iso": iso(s.expiration),
+        "key_name": s.key_name,
+        "key_bits": k.key_bits if k else None,
+        "key_type": k.key_type if k else None,
+        "key_source": k.lookup.source if k else None,
+        "key_origin": k.lookup.origin if k else None,
+        "key_fingerprint": k.fingerprint if k else None,
+        "key_candidates": s.key_candidates,
+        "body_hash_ok": s.body_hash_ok,
+        "signature_ok": s.signature_ok,
+        "result": s.result.value,
+        "reason": s.reason.value if s.reason else None,
+        "detail": s.detail,
+        "body_bytes_total": s.body_bytes_total,
+        "body_bytes_signed": s.body_bytes_signed,
+        "covered_headers": [
+            {"index": i, "name": report.headers[i].name} for i in s.covered_header_indexes if i < len(report.headers)
+        ],
+        "header": s.raw_header,
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    message: dict[str, Any] = {}
+    for name in _MESSAGE_FIELDS:
+        values = [h.value for h in report.header(name)]
+        message[name.replace("-", "_")] = values[0] if len(values) == 1 else (values or None)
+    d: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "provenance", "version": report.tool_version},
+        "file": {"path": report.file.path, "size": report.file.size, "sha256": report.file.sha256},
+        "verdict": report.verdict.value,
+        "summary": report.summary,
+        "message": message,
+        "from_domain": report.from_domain,
+        "reference_time": {"unix": report.reference_time, "iso": iso(report.reference_time), "source": report.reference_source},
+        "repairs": [{"code": r.code, "message": r.message} for r in report.repairs],
+        "caveats": [{"code": c.code, "message": c.message, "signature": c.signature, "header": c.header} for c in report.caveats],
+        "signatures": [signature_to_dict(s, report) for s in report.signatures],
+        "keys": [lookup_to_dict(k) for k in report.keys],
+    }
+    d.update(report.extra)
+    return d
+
+
+def error_to_dict(path: str, problem: str) -> dict[str, Any]:
+    """A file that could not be examined, in the same list as the reports."""
+    return {"schema_version": SCHEMA_VERSION, "file": {"path": path}, "verdict": "error", "error": problem}
+
+
+def dumps(obj: Any) -> str:
+    # ensure_ascii: JSON read in a terminal must not carry live control or bidi characters.
+    return json.dumps(obj, indent=2, ensure_ascii=True)
+
+
+class JsonRenderer:
+    """One object for one file, a list for several."""
+
+    def render(self, items: Sequence[dict[str, Any]], out: TextIO, as_list: bool) -> None:
+        out.write(dumps(list(items) if as_list else items[0]) + "\n")
