@@ -510,14 +510,14 @@ class KnotServer:
             else:
                 raise KnotError("could not bind a free port after 5 attempts" + self._tail())
         except BaseException:
-            self.stop(_failed=True)
+            self.stop()  # the log tail is in the exception; KNOT_KEEP_WORKDIR=1 keeps the dir
             raise
         self.startup_seconds = time.monotonic() - t0
         return self
 
-    def stop(self, _failed: bool = False) -> None:
+    def stop(self) -> None:
         self._kill()
-        if self.workdir is not None and not (_failed or self.keep_workdir):
+        if self.workdir is not None and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
@@ -691,7 +691,7 @@ class KnotServer:
                 p.wait()
 
     def _tail(self, lines: int = 40) -> str:
-        where = f" (workdir {self.workdir})" if self.workdir else ""
+        where = f" (workdir {self.workdir})" if self.workdir and self.keep_workdir else ""
         tail = "\n".join(self.log_text.splitlines()[-lines:])
         return f"\n--- knotd.log tail{where} ---\n{tail}"
 
