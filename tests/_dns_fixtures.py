@@ -1,6 +1,11 @@
 """pytest fixtures around tests.dnsserver (a real Knot DNS server).
 
-Register in tests/conftest.py with:
+Register in tests/conftest.py with either
+
+    pytest_plugins = ["tests._dns_fixtures"]
+
+(works because tests/ is in testpaths, so tests/conftest.py is a root
+conftest) or
 
     from tests._dns_fixtures import knot_server, silent_dns_port  # noqa: F401
 
@@ -45,10 +50,7 @@ def _missing(reason: str) -> None:
 
 def _key(zones, records_file) -> tuple:
     builds = _normalise(zones, records_file)
-    return tuple(
-        (str(n), b.spec.mode, b.spec.bogus_mode, b.spec.algorithm.lower(), b.master_text())
-        for n, b in sorted(builds.items())
-    )
+    return tuple((str(n), b.spec.mode, b.spec.bogus_mode, b.spec.algorithm.lower(), b.master_text()) for n, b in sorted(builds.items()))
 
 
 @pytest.fixture(scope="session")

@@ -75,9 +75,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence, Union
+from typing import Union
 
 import dns.dnssec
 import dns.exception
@@ -88,6 +89,7 @@ import dns.query
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
+import dns.rdataset
 import dns.rdatatype
 import dns.resolver
 import dns.rrset
@@ -218,7 +220,7 @@ class Zone:
 
     records: RecordsLike = ()
     dnssec: bool = False
-    bogus: Union[bool, str] = False
+    bogus: bool | str = False
     algorithm: str = "ecdsap256sha256"
 
     @property
@@ -297,9 +299,7 @@ class _ZoneBuild:
         owners = {n for n, _ in self.rdatasets}
         lines = [f"$ORIGIN {z}", f"$TTL {DEFAULT_TTL}"]
         if (self.name, dns.rdatatype.SOA) not in have:
-            lines.append(
-                f"{z} {DEFAULT_TTL} IN SOA ns.{z} hostmaster.{z} 1 3600 900 604800 {SOA_MINIMUM}"
-            )
+            lines.append(f"{z} {DEFAULT_TTL} IN SOA ns.{z} hostmaster.{z} 1 3600 900 604800 {SOA_MINIMUM}")
         if (self.name, dns.rdatatype.NS) not in have:
             lines.append(f"{z} {DEFAULT_TTL} IN NS ns.{z}")
             if dns.name.from_text(f"ns.{z}") not in owners:
@@ -309,13 +309,11 @@ class _ZoneBuild:
         return "\n".join(lines) + "\n"
 
 
-def _normalise(
-    zones: Mapping[str, Union[Zone, RecordsLike]] | None, records_file: RecordsLike | None
-) -> dict[dns.name.Name, _ZoneBuild]:
+def _normalise(zones: Mapping[str, Zone | RecordsLike] | None, records_file: RecordsLike | None) -> dict[dns.name.Name, _ZoneBuild]:
     builds: dict[dns.name.Name, _ZoneBuild] = {}
     for zname, value in (zones or {}).items():
         spec = value if isinstance(value, Zone) else Zone(records=value)
-        spec.bogus_mode  # validate early
+        _ = spec.bogus_mode  # validate early
         name = dns.name.from_text(zname)
         if name in builds:
             raise ValueError(f"zone {name} given twice")
@@ -334,8 +332,7 @@ def _normalise(
             z = _zone_for(n, builds)
             if z is None:
                 raise ValueError(
-                    f"record {n} {dns.rdatatype.to_text(rds.rdtype)} in {records_file} "
-                    f"is in none of the zones {[str(x) for x in builds]}"
+                    f"record {n} {dns.rdatatype.to_text(rds.rdtype)} in {records_file} is in none of the zones {[str(x) for x in builds]}"
                 )
             builds[z].rdatasets.append((n, rds))
     if not builds:
@@ -381,14 +378,13 @@ def _sign_bogus(build: _ZoneBuild, workdir: Path) -> str:
     now = int(time.time())
     out = kdir / "zone.signed"
     _run(
-        [signzone, "-o", zname, "-i", str(now - 3600), "-e", str(now + 30 * 86400),
-         "-f", str(out), str(unsigned), base],
+        [signzone, "-o", zname, "-i", str(now - 3600), "-e", str(now + 30 * 86400), "-f", str(out), str(unsigned), base],
         kdir,
     )
     z = dns.zone.from_text(out.read_text(), origin=zname, relativize=False, check_origin=False)
     mode = build.spec.bogus_mode
     tampered = 0
-    for n, node in z.items():
+    for node in z.values():
         txt = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.TXT)
         if txt is None:
             continue
@@ -409,9 +405,7 @@ def _sign_bogus(build: _ZoneBuild, workdir: Path) -> str:
     return z.to_text(relativize=False)
 
 
-def _rdataset(ttl: int, rdatas: list) -> "dns.rdataset.Rdataset":
-    import dns.rdataset
-
+def _rdataset(ttl: int, rdatas: list) -> dns.rdataset.Rdataset:
     return dns.rdataset.from_rdata_list(ttl, rdatas)
 
 
@@ -446,7 +440,7 @@ class KnotServer:
 
     def __init__(
         self,
-        zones: Mapping[str, Union[Zone, RecordsLike]] | None = None,
+        zones: Mapping[str, Zone | RecordsLike] | None = None,
         *,
         records_file: RecordsLike | None = None,
         start_timeout: float = START_TIMEOUT,
@@ -454,9 +448,7 @@ class KnotServer:
     ) -> None:
         self._builds = _normalise(zones, records_file)
         self.start_timeout = start_timeout
-        self.keep_workdir = (
-            bool(os.environ.get("KNOT_KEEP_WORKDIR")) if keep_workdir is None else keep_workdir
-        )
+        self.keep_workdir = bool(os.environ.get("KNOT_KEEP_WORKDIR")) if keep_workdir is None else keep_workdir
         self.port: int | None = None
         self.workdir: Path | None = None
         self.proc: subprocess.Popen | None = None
@@ -473,14 +465,14 @@ class KnotServer:
     def mode(self, zone: str) -> str:
         return self._builds[dns.name.from_text(zone)].spec.mode
 
-    def __enter__(self) -> "KnotServer":
+    def __enter__(self) -> KnotServer:
         self.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> "KnotServer":
+    def start(self) -> KnotServer:
         if self.proc is not None:
             raise KnotError("already started")
         knotd = _require("knotd", "knot")
@@ -488,7 +480,7 @@ class KnotServer:
         self.workdir = Path(tempfile.mkdtemp(prefix="knot-"))
         try:
             self._write_zones()
-            for attempt in range(5):
+            for _attempt in range(5):
                 self.port = free_port()
                 self._write_conf()
                 self._log_offset = self._log_size()
@@ -496,8 +488,11 @@ class KnotServer:
                 try:
                     self.proc = subprocess.Popen(
                         [knotd, "-c", str(self.workdir / "knot.conf")],
-                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                        cwd=self.workdir, preexec_fn=_pdeathsig,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        cwd=self.workdir,
+                        preexec_fn=_pdeathsig,
                     )
                 finally:
                     log.close()
@@ -648,7 +643,7 @@ class KnotServer:
         pending = list(self._builds)
         t_wait = time.monotonic()
         while True:
-            log = self.log_text[self._log_offset:]  # this attempt only
+            log = self.log_text[self._log_offset :]  # this attempt only
             if "cannot bind address" in log:
                 raise _PortTaken()
             errors = [ln for ln in log.splitlines() if " error: [" in ln or " critical: " in ln]
@@ -665,8 +660,7 @@ class KnotServer:
                 return
             if time.monotonic() > deadline:
                 raise KnotError(
-                    f"knotd not ready within {self.start_timeout:.0f}s "
-                    f"(zones not loaded: {[str(p) for p in pending]})" + self._tail()
+                    f"knotd not ready within {self.start_timeout:.0f}s (zones not loaded: {[str(p) for p in pending]})" + self._tail()
                 )
             time.sleep(0.02)
 

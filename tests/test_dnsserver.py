@@ -12,6 +12,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.query
+import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
@@ -156,9 +157,7 @@ def test_signed_zone_validates(srv, zone):
 
 def test_signed_zone_with_resolver_do_bit(srv):
     ans = srv.resolver(dnssec=True).resolve("sel._domainkey.signed.example.", "TXT")
-    sigs = ans.response.find_rrset(
-        ans.response.answer, ans.qname, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.TXT
-    )
+    sigs = ans.response.find_rrset(ans.response.answer, ans.qname, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.TXT)
     assert len(sigs) == 1
 
 
@@ -246,7 +245,7 @@ def test_records_file_grouped_into_zones(knot_server, tmp_path):
     f = tmp_path / "records.zone"
     f.write_text(
         "$TTL 600\n"
-        "s1._domainkey.one.example. IN TXT ( \"v=DKIM1; \"\n    \"p=AAAA\" )\n"
+        's1._domainkey.one.example. IN TXT ( "v=DKIM1; "\n    "p=AAAA" )\n'
         'deep.s2._domainkey.two.example. 60 IN TXT "v=DKIM1; p=BBBB"\n'
     )
     srv = knot_server({"one.example.": [], "two.example.": Zone(dnssec=True)}, records_file=f)
@@ -317,3 +316,18 @@ def test_missing_tool_fails_in_ci_skips_otherwise(monkeypatch, ci, outcome):
     exc = pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception
     with pytest.raises(exc):
         _dns_fixtures._missing("knotd not found")
+
+
+def test_port_collision_is_retried(monkeypatch):
+    """If the chosen port got taken before knotd binds it, start() retries on another one."""
+    if not find_knotd():
+        _dns_fixtures._missing("knotd not installed")
+    import tests.dnsserver as dnsserver
+
+    with silent_port() as taken:
+        ports = iter([taken, free_port()])
+        monkeypatch.setattr(dnsserver, "free_port", lambda: next(ports))
+        with KnotServer({"retry.example.": ['a.retry.example. 60 IN TXT "x"']}) as s:
+            assert s.port != taken
+            assert "cannot bind address" in s.log_text
+            assert s.resolver().resolve("a.retry.example.", "TXT")

@@ -42,17 +42,30 @@ def _positive(text: str) -> float:
 
 def _key_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("keys")
-    g.add_argument("--keys", action="append", default=[], metavar="FILE", help="DNS master-file records (dig output or a zone file) holding DKIM keys; repeatable")
+    g.add_argument(
+        "--keys",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="DNS master-file records (dig output or a zone file) holding DKIM keys; repeatable",
+    )
     g.add_argument("--offline", action="store_true", help="no network at all: keys come only from --keys files")
     g.add_argument("--resolver", metavar="IP[:PORT]", help="ask this DNS resolver instead of the system's")
     g.add_argument("--timeout", type=_positive, default=5.0, metavar="S", help="seconds per DNS lookup (default 5)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="provenance", description="Is this leaked email what it claims to be? Verifies DKIM on the exact bytes and explains what that proves.")
+    p = _Parser(
+        prog="provenance",
+        description="Is this leaked email what it claims to be? Verifies DKIM on the exact bytes and explains what that proves.",
+    )
     p.add_argument("--version", action="version", version=f"provenance {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    c = sub.add_parser("check", help="verify one or more .eml files and print a report", description="Verify every DKIM signature of each FILE and print a report.")
+    c = sub.add_parser(
+        "check",
+        help="verify one or more .eml files and print a report",
+        description="Verify every DKIM signature of each FILE and print a report.",
+    )
     c.add_argument("files", nargs="+", metavar="FILE", help="message files (.eml), read-only")
     _key_options(c)
     out = c.add_argument_group("output")

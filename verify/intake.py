@@ -39,9 +39,7 @@ class Evidence:
 
     def headers(self) -> tuple[HeaderField, ...]:
         """Header fields as display text: unfolded, undecodable bytes shown as escapes."""
-        return tuple(
-            HeaderField(i, _text(name), _unfold(value)) for i, (name, value) in enumerate(self.fields)
-        )
+        return tuple(HeaderField(i, _text(name), _unfold(value)) for i, (name, value) in enumerate(self.fields))
 
 
 def _text(b: bytes) -> str:
@@ -100,7 +98,10 @@ def from_bytes(data: bytes, path: str = "<bytes>") -> Evidence:
     fields, body, skipped = _split(wire, path)
     if skipped:
         repairs.append(
-            Repair("mbox-from-line-skipped", "The file starts with an mbox 'From ' separator line; it is not part of the message and was not verified.")
+            Repair(
+                "mbox-from-line-skipped",
+                "The file starts with an mbox 'From ' separator line; it is not part of the message and was not verified.",
+            )
         )
     return Evidence(info=info, raw=data, wire=wire, fields=fields, body=body, repairs=tuple(repairs))
 
@@ -150,7 +151,9 @@ def _split(wire: bytes, path: str) -> tuple[tuple[tuple[bytes, bytes], ...], byt
                     raise InputError(path, "not an email: the first line is not a header field ('Name: value')")
                 else:
                     shown = line[:40].decode("ascii", errors="backslashreplace")
-                    raise InputError(path, f"malformed header section: line {lineno} is neither a header field nor a continuation ({shown!r})")
+                    raise InputError(
+                        path, f"malformed header section: line {lineno} is neither a header field nor a continuation ({shown!r})"
+                    )
             else:
                 if len(fields) >= limits.MAX_HEADER_FIELDS:
                     raise InputError(path, f"more than {limits.MAX_HEADER_FIELDS} header fields; refusing as hostile input")

@@ -15,7 +15,7 @@ from typing import Any
 SCHEMA_VERSION = "1.0"
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     """One word for the whole message; ``error`` only in scans of broken input."""
 
     VERIFIED = "verified"
@@ -26,7 +26,7 @@ class Verdict(str, enum.Enum):
     ERROR = "error"
 
 
-class Result(str, enum.Enum):
+class Result(enum.StrEnum):
     """Per-signature result, as in RFC 8601's dkim method."""
 
     PASS = "pass"
@@ -36,7 +36,7 @@ class Result(str, enum.Enum):
     NEUTRAL = "neutral"
 
 
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     """Why a signature did not pass: stable codes, part of the JSON contract."""
 
     BODY_HASH_MISMATCH = "body-hash-mismatch"

@@ -41,7 +41,7 @@ def when(t: int | None) -> str:
     if t is None:
         return "an unknown time"
     try:
-        return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     except (OverflowError, OSError, ValueError):
         return f"Unix time {t} (out of calendar range)"
 
@@ -69,9 +69,17 @@ def decide(
     from_domain = next(iter(from_domains)) if len(from_domains) == 1 else None
 
     if names["from"] == 0:
-        caveats.append(Caveat("no-from-header", "The message has no From field, so there is no claimed sender to check the signer against."))
+        caveats.append(
+            Caveat("no-from-header", "The message has no From field, so there is no claimed sender to check the signer against.")
+        )
     elif len(froms) > 1 or len(from_domains) > 1:
-        caveats.append(Caveat("multiple-from-addresses", "The From field(s) name more than one address, so the claimed sender is ambiguous.", header="From"))
+        caveats.append(
+            Caveat(
+                "multiple-from-addresses",
+                "The From field(s) name more than one address, so the claimed sender is ambiguous.",
+                header="From",
+            )
+        )
     for name in SINGLETONS:
         if names[name] > 1:
             caveats.append(
@@ -83,7 +91,12 @@ def decide(
                 )
             )
     if names["domainkey-signature"]:
-        caveats.append(Caveat("domainkeys-not-checked", "The message carries a DomainKeys signature (the pre-2007 predecessor of DKIM, RFC 4870, historic); it is not checked."))
+        caveats.append(
+            Caveat(
+                "domainkeys-not-checked",
+                "The message carries a DomainKeys signature (the pre-2007 predecessor of DKIM, RFC 4870, historic); it is not checked.",
+            )
+        )
 
     passing = [s for s in sigs if s.result is Result.PASS]
     qualifying: list[SignatureResult] = []
@@ -106,7 +119,12 @@ def decide(
                 )
             )
     if reference_time is None and sigs:
-        caveats.append(Caveat("no-reference-time", "Neither a Received nor a Date field gives the time of delivery, so signature times cannot be judged as of then."))
+        caveats.append(
+            Caveat(
+                "no-reference-time",
+                "Neither a Received nor a Date field gives the time of delivery, so signature times cannot be judged as of then.",
+            )
+        )
 
     # A header named by a signature-level duplicate-header caveat needs no message-level twin.
     specific = {c.header for c in caveats if c.code == "duplicate-header" and c.signature is not None}
@@ -142,22 +160,42 @@ def _signature_caveats(
     who = f"Signature #{i + 1} ({s.domain})"
     if s.key is not None and s.result is Result.PASS:
         if s.key.key_type == "rsa" and s.key.key_bits < limits.MIN_STRONG_RSA_BITS:
-            out.append(Caveat("weak-key", f"{who} uses a {s.key.key_bits}-bit RSA key. Keys under 1024 bits can be factored with public tools, so anyone may have made this signature.", i))
+            out.append(
+                Caveat(
+                    "weak-key",
+                    f"{who} uses a {s.key.key_bits}-bit RSA key. Keys under 1024 bits can be factored with public tools, so anyone may have made this signature.",
+                    i,
+                )
+            )
     if s.result is not Result.PASS:
         if s.key is not None and s.key.key_type == "rsa" and s.key.key_bits < limits.MIN_STRONG_RSA_BITS:
             out.append(Caveat("weak-key", f"{who} uses a {s.key.key_bits}-bit RSA key, too short to be trusted even if it verified.", i))
         return out
     if s.algorithm == "rsa-sha1":
-        out.append(Caveat("sha1-signature", f"{who} uses rsa-sha1, which RFC 8301 retired in 2018; it was normal before then, and no practical forgery of a DKIM rsa-sha1 signature is public.", i))
+        out.append(
+            Caveat(
+                "sha1-signature",
+                f"{who} uses rsa-sha1, which RFC 8301 retired in 2018; it was normal before then, and no practical forgery of a DKIM rsa-sha1 signature is public.",
+                i,
+            )
+        )
     if s.body_length is not None and s.body_bytes_total is not None and s.body_bytes_signed is not None:
         extra = s.body_bytes_total - s.body_bytes_signed
         if extra > 0:
             out.append(
-                Caveat("body-length-limit", f"{who} covers only the first {s.body_bytes_signed} bytes of the body (l= tag); {extra} bytes after them are not signed and could have been appended by anyone.", i)
+                Caveat(
+                    "body-length-limit",
+                    f"{who} covers only the first {s.body_bytes_signed} bytes of the body (l= tag); {extra} bytes after them are not signed and could have been appended by anyone.",
+                    i,
+                )
             )
     if s.domain and from_domain and org_domain(s.domain) != org_domain(from_domain):
         out.append(
-            Caveat("signer-not-aligned", f"{who} was made by {s.domain}, not by the sender's domain {from_domain}: it shows that {s.domain} handled the message, not that {from_domain} sent it.", i)
+            Caveat(
+                "signer-not-aligned",
+                f"{who} was made by {s.domain}, not by the sender's domain {from_domain}: it shows that {s.domain} handled the message, not that {from_domain} sent it.",
+                i,
+            )
         )
     from_idx = [h.index for h in headers if h.name.lower() == "from"]
     covered_from = [x for x in from_idx if x in s.covered_header_indexes]
@@ -169,11 +207,20 @@ def _signature_caveats(
             loose = [x for x in idx if x not in s.covered_header_indexes]
             if loose and any(x in s.covered_header_indexes for x in idx):
                 out.append(
-                    Caveat("duplicate-header", f"{who} covers one {_title(name)} field, but another one (field #{loose[0] + 1}) is not signed; a reader may see the unsigned one.", i, _title(name))
+                    Caveat(
+                        "duplicate-header",
+                        f"{who} covers one {_title(name)} field, but another one (field #{loose[0] + 1}) is not signed; a reader may see the unsigned one.",
+                        i,
+                        _title(name),
+                    )
                 )
     if s.expiration is not None:
         if ref is not None and s.expiration < ref:
-            out.append(Caveat("signature-expired", f"{who} had expired (x= {when(s.expiration)}) before the message was received ({when(ref)}).", i))
+            out.append(
+                Caveat(
+                    "signature-expired", f"{who} had expired (x= {when(s.expiration)}) before the message was received ({when(ref)}).", i
+                )
+            )
         elif ref is not None and now is not None and s.expiration < now:
             out.append(
                 Caveat(
@@ -183,13 +230,29 @@ def _signature_caveats(
                 )
             )
     if s.timestamp is not None and ref is not None and s.timestamp > ref + CLOCK_SLACK:
-        out.append(Caveat("signed-after-receipt", f"{who} says it was made at {when(s.timestamp)}, after the message was received ({when(ref)}).", i))
+        out.append(
+            Caveat(
+                "signed-after-receipt", f"{who} says it was made at {when(s.timestamp)}, after the message was received ({when(ref)}).", i
+            )
+        )
     if s.key is not None:
         flags = _key_flags(s.key.record)
         if "y" in flags:
-            out.append(Caveat("key-testing-mode", f"The key for {who} is marked as in testing (t=y): the domain said its signatures were not yet to be relied on.", i))
+            out.append(
+                Caveat(
+                    "key-testing-mode",
+                    f"The key for {who} is marked as in testing (t=y): the domain said its signatures were not yet to be relied on.",
+                    i,
+                )
+            )
         if s.key_candidates > 1 or len(s.key.lookup.txt) > 1:
-            out.append(Caveat("multiple-key-records", f"{s.key_name} has {len(s.key.lookup.txt)} TXT records; each was tried, and the one that matched is reported.", i))
+            out.append(
+                Caveat(
+                    "multiple-key-records",
+                    f"{s.key_name} has {len(s.key.lookup.txt)} TXT records; each was tried, and the one that matched is reported.",
+                    i,
+                )
+            )
     return out
 
 
@@ -210,8 +273,7 @@ def _word(
 ) -> tuple[Verdict, str]:
     if not sigs:
         return Verdict.UNSIGNED, (
-            "The message has no DKIM signature, so nothing in it can be verified cryptographically; "
-            "only the header chain can be examined."
+            "The message has no DKIM signature, so nothing in it can be verified cryptographically; only the header chain can be examined."
         )
     if qualifying:
         s = qualifying[0]
@@ -237,6 +299,5 @@ def _word(
         return Verdict.FAILED, "Failed: " + "; ".join(parts) + "."
     reasons = sorted({f"{s.reason.value if s.reason else s.result.value}" for s in sigs})
     return Verdict.UNVERIFIABLE, (
-        f"Unverifiable: the signature(s) could not be checked ({', '.join(reasons)}). "
-        "This is neither proof of forgery nor of authenticity."
+        f"Unverifiable: the signature(s) could not be checked ({', '.join(reasons)}). This is neither proof of forgery nor of authenticity."
     )

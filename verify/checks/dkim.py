@@ -18,6 +18,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -33,7 +34,7 @@ from verify.keys.record import KeyRecordError, ParsedKey, parse_key_record
 from verify.model import KeyLookup, KeyUse, Reason, Result, SignatureResult
 
 #: a= value -> (key type, hash name, hashlib constructor, cryptography hash)
-ALGORITHMS: dict[str, tuple[str, str, Callable[[], hashlib._Hash], hashes.HashAlgorithm]] = {
+ALGORITHMS: dict[str, tuple[str, str, Callable[..., Any], hashes.HashAlgorithm]] = {
     "rsa-sha256": ("rsa", "sha256", hashlib.sha256, hashes.SHA256()),
     "rsa-sha1": ("rsa", "sha1", hashlib.sha1, hashes.SHA1()),
     "ed25519-sha256": ("ed25519", "sha256", hashlib.sha256, hashes.SHA256()),
@@ -205,7 +206,9 @@ def _candidates(p: Prepared, lookups: Sequence[KeyLookup]) -> tuple[list[tuple[K
     if not found:
         if any(lk.status in ("timeout", "servfail", "error") for lk in lookups):
             worst = next(lk for lk in lookups if lk.status in ("timeout", "servfail", "error"))
-            return [], _result(p, Result.TEMPERROR, Reason.DNS_ERROR, f"key lookup for {p.key_name} failed ({worst.status}: {worst.detail})")
+            return [], _result(
+                p, Result.TEMPERROR, Reason.DNS_ERROR, f"key lookup for {p.key_name} failed ({worst.status}: {worst.detail})"
+            )
         why = "; ".join(f"{lk.origin}: {lk.status}" for lk in lookups) or "no key source was asked"
         return [], _result(p, Result.PERMERROR, Reason.KEY_NOT_FOUND, f"no key record at {p.key_name} ({why})")
     usable: list[tuple[KeyLookup, str, ParsedKey]] = []
@@ -277,7 +280,9 @@ def _check_one(
     signed_len = total if p.body_length is None else min(p.body_length, total)
     if p.body_length is not None and p.body_length > total:
         return _result(
-            p, Result.PERMERROR, Reason.MALFORMED_SIGNATURE,
+            p,
+            Result.PERMERROR,
+            Reason.MALFORMED_SIGNATURE,
             f"l={p.body_length} is longer than the canonical body ({total} bytes): the body was cut or l= is false",
             body_bytes_total=total,
         )
@@ -321,9 +326,21 @@ def _check_one(
     )
     if not sig_ok:
         tried = "any of the key records" if len(keys) > 1 else "the key"
-        return _result(p, Result.FAIL, Reason.SIGNATURE_MISMATCH, f"the signature over the signed headers does not match {tried}: a signed header was changed, or the key is not the one that signed", **common)
+        return _result(
+            p,
+            Result.FAIL,
+            Reason.SIGNATURE_MISMATCH,
+            f"the signature over the signed headers does not match {tried}: a signed header was changed, or the key is not the one that signed",
+            **common,
+        )
     if not body_ok:
-        return _result(p, Result.FAIL, Reason.BODY_HASH_MISMATCH, "the signed headers are authentic, but the body is not the one that was signed", **common)
+        return _result(
+            p,
+            Result.FAIL,
+            Reason.BODY_HASH_MISMATCH,
+            "the signed headers are authentic, but the body is not the one that was signed",
+            **common,
+        )
     return _result(p, Result.PASS, None, None, **common)
 
 

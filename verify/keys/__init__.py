@@ -16,7 +16,7 @@ from verify.model import KeyLookup
 
 
 def utcnow_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def normalize_name(name: str) -> str:

@@ -10,7 +10,11 @@ import os
 
 import dns.exception
 import dns.name
+import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.txtbase
+import dns.rrset
+import dns.tokenizer
 import dns.zonefile
 
 from verify.errors import UsageError
@@ -18,10 +22,21 @@ from verify.keys import normalize_name, utcnow_iso
 from verify.model import KeyLookup
 
 
-def txt_strings(rdata: object) -> str:
+def txt_strings(rdata: dns.rdtypes.txtbase.TXTBase) -> str:
     """Join a TXT record's character-strings with nothing between them (RFC 6376 3.6.2.2)."""
-    strings: tuple[bytes, ...] = getattr(rdata, "strings")
-    return b"".join(strings).decode("utf-8", errors="surrogateescape")
+    return b"".join(rdata.strings).decode("utf-8", errors="surrogateescape")
+
+
+def _read_rrsets(text: str) -> list[dns.rrset.RRset]:
+    """Like ``dns.zonefile.read_rrsets``, but honouring ``$ORIGIN`` and ``$TTL`` as zone
+    files and ``dig`` output use them; ``$INCLUDE`` stays refused (a key file must not
+    pull in other files)."""
+    manager = dns.zonefile.RRSetsReaderManager(dns.name.root, False, dns.rdataclass.IN)
+    with manager.writer(True) as txn:  # type: ignore[no-untyped-call]
+        tok = dns.tokenizer.Tokenizer(text, "<input>")
+        reader = dns.zonefile.Reader(tok, dns.rdataclass.IN, txn, allow_directives={"$ORIGIN", "$TTL"})
+        reader.read()
+    return list(manager.rrsets)
 
 
 class ZoneFileSource:
@@ -37,7 +52,7 @@ class ZoneFileSource:
         except OSError as exc:
             raise UsageError(f"{self.path}: cannot read key file ({exc.strerror or exc})") from None
         try:
-            rrsets = dns.zonefile.read_rrsets(text, rdclass=None, origin=dns.name.root, relativize=False)
+            rrsets = _read_rrsets(text)
         except dns.exception.DNSException as exc:
             raise UsageError(f"{self.path}: not a DNS master file ({exc})") from None
         self.loaded_at = utcnow_iso()

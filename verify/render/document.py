@@ -106,7 +106,9 @@ def build(report: Report) -> list[Block]:
                     s.result.value + (f" ({s.reason.value})" if s.reason else ""),
                 )
             )
-        blocks.append(Table(("#", "signer (d=)", "selector", "algorithm", "key", "signed at (t=)", "body", "headers", "result"), tuple(sig_rows)))
+        blocks.append(
+            Table(("#", "signer (d=)", "selector", "algorithm", "key", "signed at (t=)", "body", "headers", "result"), tuple(sig_rows))
+        )
         details = tuple((f"#{s.index + 1}", safe(s.detail)) for s in report.signatures if s.detail)
         if details:
             blocks.append(Bullets(details))
@@ -114,7 +116,14 @@ def build(report: Report) -> list[Block]:
         cov_rows = []
         for s in report.signatures:
             covered = {report.headers[i].name.lower() for i in s.covered_header_indexes if i < len(report.headers)}
-            present = sorted({h.name for h in report.headers if h.name.lower() in ("from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id")}, key=str.lower)
+            present = sorted(
+                {
+                    h.name
+                    for h in report.headers
+                    if h.name.lower() in ("from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id")
+                },
+                key=str.lower,
+            )
             signed = [n for n in present if n.lower() in covered]
             unsigned = [n for n in present if n.lower() not in covered]
             if s.body_bytes_total is None:

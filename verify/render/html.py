@@ -28,7 +28,7 @@ def _html_block(b: Block) -> str:
         colour = _COLOURS.get(b.verdict.value, "#57606a")
         return f'<p><span class="verdict" style="background:{colour}">{_h(b.verdict.value.upper())}</span> {_h(b.sentence)}</p>'
     if isinstance(b, Fields):
-        rows = "".join(f"<tr><th>{_h(k)}</th><td class=\"mono\">{_h(v)}</td></tr>" for k, v in b.rows)
+        rows = "".join(f'<tr><th>{_h(k)}</th><td class="mono">{_h(v)}</td></tr>' for k, v in b.rows)
         return f"<table>{rows}</table>"
     if isinstance(b, Table):
         head = "".join(f"<th>{_h(c)}</th>" for c in b.columns)
@@ -48,7 +48,7 @@ def to_html(reports: Sequence[Report]) -> str:
         parts.append(f"<section><h1>{_h(title)}</h1>" + "\n".join(_html_block(b) for b in blocks[1:]) + "</section>")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         f"<title>provenance report</title><style>{_CSS}</style></head><body>\n" + "\n<hr>\n".join(parts) + "\n</body></html>\n"
     )
 

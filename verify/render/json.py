@@ -17,7 +17,7 @@ def iso(t: int | None) -> str | None:
     if t is None:
         return None
     try:
-        return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        return _dt.datetime.fromtimestamp(t, _dt.UTC).isoformat().replace("+00:00", "Z")
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -30,7 +30,9 @@ def key_records(lk: KeyLookup) -> list[dict[str, Any]]:
             k = parse_key_record(txt)
             out.append({"txt": txt, "key_type": k.key_type, "key_bits": k.bits, "fingerprint": k.fingerprint, "error": None})
         except KeyRecordError as exc:
-            out.append({"txt": txt, "key_type": None, "key_bits": None, "fingerprint": None, "error": exc.reason.value, "detail": exc.detail})
+            out.append(
+                {"txt": txt, "key_type": None, "key_bits": None, "fingerprint": None, "error": exc.reason.value, "detail": exc.detail}
+            )
     return out
 
 
@@ -84,9 +86,7 @@ def signature_to_dict(s: SignatureResult, report: Report) -> dict[str, Any]:
         "detail": s.detail,
         "body_bytes_total": s.body_bytes_total,
         "body_bytes_signed": s.body_bytes_signed,
-        "covered_headers": [
-            {"index": i, "name": report.headers[i].name} for i in s.covered_header_indexes if i < len(report.headers)
-        ],
+        "covered_headers": [{"index": i, "name": report.headers[i].name} for i in s.covered_header_indexes if i < len(report.headers)],
         "header": s.raw_header,
     }
 
