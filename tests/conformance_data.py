@@ -120,7 +120,11 @@ def header_names(data: bytes) -> set[str]:
     """Lower-cased names of the fields in the header section (no unfolding needed)."""
     m = _HEADER_END.search(data)
     head = data[: m.start()] if m else data
-    return {ln.split(b":", 1)[0].strip().lower().decode("ascii", "replace") for ln in re.split(rb"\r?\n", head) if ln and ln[:1] not in b" \t" and b":" in ln}
+    return {
+        ln.split(b":", 1)[0].strip().lower().decode("ascii", "replace")
+        for ln in re.split(rb"\r?\n", head)
+        if ln and ln[:1] not in b" \t" and b":" in ln
+    }
 
 
 def is_domainkeys_only(data: bytes) -> bool:
@@ -138,7 +142,9 @@ def dkimpy_cases() -> list[Case]:
             if not line.strip():
                 continue
             d = json.loads(line)
-            cases.append(Case(id=d["id"], path=DKIMPY / d["message_file"], answers=case_dns_txt(d["dns_txt"]), expected=d["expected"], extra=d))
+            cases.append(
+                Case(id=d["id"], path=DKIMPY / d["message_file"], answers=case_dns_txt(d["dns_txt"]), expected=d["expected"], extra=d)
+            )
     return cases
 
 

@@ -34,7 +34,7 @@ def _missing(what: Path) -> None:
 def _params(folder: Path, loader, ids):  # type: ignore[no-untyped-def]
     """pytest params for a suite, or one placeholder that skips (fails in CI) when absent."""
     if not folder.is_dir():
-        return [pytest.param(None, id=f"missing-{folder.name}")]
+        return [pytest.param(None, id=f"missing-{folder.relative_to(cd.CONFORMANCE).as_posix()}")]
     items = loader()
     return [pytest.param(item, id=ids(item)) for item in items]
 
@@ -281,13 +281,17 @@ def test_mail_dkim_agreement_figure(capsys: pytest.CaptureFixture[str]) -> None:
     agree, differ = cd.mail_dkim_agreement()
     total = len(agree) + len(differ)
     assert total == 79
-    assert set(differ) == set(EXCEPTIONS), f"unlisted disagreements: {sorted(set(differ) - set(EXCEPTIONS))}; listed but agreeing: {sorted(set(EXCEPTIONS) - set(differ))}"
+    assert set(differ) == set(EXCEPTIONS), (
+        f"unlisted disagreements: {sorted(set(differ) - set(EXCEPTIONS))}; listed but agreeing: {sorted(set(EXCEPTIONS) - set(differ))}"
+    )
     with capsys.disabled():
-        print(f"\nMail::DKIM pass/not-pass agreement: {len(agree)}/{total}; {len(differ)} listed exceptions "
-              f"({sum(v is DRAFT_SIGNATURE for v in EXCEPTIONS.values())} draft signatures, "
-              f"{sum(v is DOMAINKEYS_ONLY for v in EXCEPTIONS.values())} DomainKeys-only, "
-              f"{sum(v is KEY_G_TAG for v in EXCEPTIONS.values())} key g=, "
-              f"{sum(v is EXPIRY_AS_OF_RECEIPT for v in EXCEPTIONS.values())} expiry as of receipt)")
+        print(
+            f"\nMail::DKIM pass/not-pass agreement: {len(agree)}/{total}; {len(differ)} listed exceptions "
+            f"({sum(v is DRAFT_SIGNATURE for v in EXCEPTIONS.values())} draft signatures, "
+            f"{sum(v is DOMAINKEYS_ONLY for v in EXCEPTIONS.values())} DomainKeys-only, "
+            f"{sum(v is KEY_G_TAG for v in EXCEPTIONS.values())} key g=, "
+            f"{sum(v is EXPIRY_AS_OF_RECEIPT for v in EXCEPTIONS.values())} expiry as of receipt)"
+        )
 
 
 def test_mail_dkim_fake_dns_matches_case_dns_txt() -> None:
@@ -347,10 +351,9 @@ def test_dkimpy(case: cd.Case | None) -> None:
 def test_rfc8463_both_signatures_pass() -> None:
     if not cd.RFC8463.is_dir():
         _missing(cd.RFC8463)
+    import verify
     from verify.keys import KeyStore
     from verify.keys.static import StaticSource
-
-    import verify
 
     data = (cd.RFC8463 / "signed.eml").read_bytes()
     report = verify.check_bytes(data, str(cd.RFC8463 / "signed.eml"), keys=KeyStore(files=[StaticSource(cd.rfc8463_answers())]))
