@@ -41,7 +41,7 @@ def reference_time(headers: Sequence[HeaderField]) -> tuple[int | None, str | No
         if h.name.lower() == "received" and ";" in h.value:
             t = parse_date(h.value.rpartition(";")[2])
             if t is not None:
-                return t, f"Received field #{h.index + 1} (the last server's receipt)"
+                return t, "topmost dated Received field (the last server's receipt)"
     for h in headers:
         if h.name.lower() == "date":
             t = parse_date(h.value)

@@ -8,13 +8,16 @@ medium's escaping (rich ``Text`` without markup, ``html.escape``, Markdown escap
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from verify.model import KeyLookup, Report, Verdict
+from verify.model import HeaderField, KeyLookup, Report, Verdict
 from verify.render.escape import safe
 from verify.render.json import iso, key_records
 from verify.verdict import when
+
+_VISIBLE = ("from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id")
 
 VERDICT_STYLE = {
     Verdict.VERIFIED: "bold white on green",
@@ -84,7 +87,7 @@ def build(report: Report) -> list[Block]:
         for h in report.header(name):
             rows.append((name, safe(h.value, 300)))
     if report.reference_time is not None:
-        rows.append(("Received", f"{when(report.reference_time)} (from the {report.reference_source})"))
+        rows.append(("Received", f"{when(report.reference_time)} (from the {report.reference_source}); times are judged as of then"))
     blocks += [Heading("Message (as it appears in the file)"), Fields(tuple(rows))]
     blocks += [Heading("Verdict"), VerdictLine(report.verdict, safe(report.summary))]
 
@@ -114,18 +117,15 @@ def build(report: Report) -> list[Block]:
             blocks.append(Bullets(details))
         blocks.append(Heading("What each signature covers"))
         cov_rows = []
+        visible = [h for h in report.headers if h.name.lower() in _VISIBLE]
+        counts = Counter(h.name.lower() for h in visible)
         for s in report.signatures:
-            covered = {report.headers[i].name.lower() for i in s.covered_header_indexes if i < len(report.headers)}
-            present = sorted(
-                {
-                    h.name
-                    for h in report.headers
-                    if h.name.lower() in ("from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id")
-                },
-                key=str.lower,
-            )
-            signed = [n for n in present if n.lower() in covered]
-            unsigned = [n for n in present if n.lower() not in covered]
+
+            def label(h: HeaderField) -> str:
+                return h.name if counts[h.name.lower()] == 1 else f"{h.name} (field #{h.index + 1})"
+
+            signed = [label(h) for h in visible if h.index in s.covered_header_indexes]
+            unsigned = [label(h) for h in visible if h.index not in s.covered_header_indexes]
             if s.body_bytes_total is None:
                 body = "not checked"
             elif s.body_length is None:
