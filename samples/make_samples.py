@@ -93,6 +93,8 @@ KEYS = {k.name: k for k in [
             "key retired by AV Lab: record kept with an empty p= (revoked)"),
     KeySpec("avlab-gone2009", "rsa", 2048, "gone2009", "avlab.example", "absent",
             "selector removed from DNS after key rotation"),
+    KeySpec("lists-arc2019", "rsa", 2048, "arc2019", "lists.example", "published",
+            "mailing-list host that seals ARC sets (RFC 8617)"),
 ]}
 
 
@@ -252,7 +254,7 @@ def zone_text(keys: dict) -> str:
         "",
     ]
     order = ["avlab-2009a", "avlab-ed2019", "avlab-legacy", "weak512",
-             "revoked", "mailer"]
+             "revoked", "mailer", "lists-arc2019"]
     for name in order:
         spec = KEYS[name]
         owner = f"{spec.selector}._domainkey.{spec.domain}."
@@ -795,6 +797,171 @@ Oleg
 
 
 # --------------------------------------------------------------------------
+# Header-chain samples: ARC, internal mail, a forged route
+# --------------------------------------------------------------------------
+
+LIST_MAIL = "mail.lists.example (mail.lists.example [203.0.113.60])"
+LIST_ARC_SIGNED = [b"from", b"to", b"subject", b"date", b"message-id",
+                   b"mime-version", b"content-type", b"list-id"]
+
+
+def arc_list_modified(keys: dict) -> bytes:
+    """Oleg writes to the research-l list at lists.example. The list checks his DKIM
+    signature (pass), records that in Authentication-Results, tags the Subject with
+    "[research-l]" (which breaks the signature), adds List-Id, seals an ARC set i=1
+    and sends the message on to the newsroom, whose server records dkim=fail and
+    arc=pass. DKIM fails; the ARC chain explains why."""
+    t = when(2019, 9, 24, 11, 3, 17)
+    sample = Sample(
+        "arc_list_modified.eml", "avlab-2009a", b"rsa-sha256", t, 2,
+        OLEG, "research-l@lists.example", "Detection-copying paper: draft for comments",
+        "<20190924080317.GA7731@avlab.example>",
+        """
+All,
+
+The draft of our paper on detection copying is on the list wiki. It
+describes the 2009 decoy experiment in general terms only; no vendor
+is named.
+
+Comments by Friday, please.
+
+Oleg
+""",
+        [submission(*OLEG_WS, 1),
+         Hop(AVLAB_MAIL, "mail.lists.example", "ESMTPS", GMT, 6, above=True,
+             rcpt="research-l@lists.example",
+             tls="TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)")])
+    spec = KEYS[sample.key]
+    hops = sorted(sample.hops, key=lambda h: h.delay, reverse=True)
+    core = [
+        f"Date: {fmt_date(sample.composed)}",
+        f"From: {sample.from_}",
+        f"To: {sample.to}",
+        f"Subject: {sample.subject}",
+        f"Message-ID: {sample.message_id}",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=us-ascii",
+    ]
+    below = "".join(received_header(sample, h) for h in hops if not h.above)
+    as_signed = (below + CRLF.join(core) + CRLF + CRLF + wrap_body(sample.body)).encode("ascii")
+    t_sign = int(sample.composed.timestamp()) + sample.sign_delay
+    with mock.patch("time.time", return_value=float(t_sign)):
+        signature = dkim.DKIM(as_signed, linesep=b"\r\n").sign(
+            spec.selector.encode(), spec.domain.encode(),
+            dkimpy_private_key(spec, keys[sample.key]),
+            canonicalize=CANON, include_headers=SIGNED_HEADERS)
+    b_prefix = dkim.util.parse_tag_value(signature.split(b":", 1)[1])[b"b"]
+    b_prefix = b"".join(b_prefix.split())[:8].decode()
+    above = "".join(received_header(sample, h) for h in hops if h.above)
+    wire = above.encode("ascii") + signature + as_signed
+    # The list tags the Subject in place and adds its own fields.
+    wire = replace_once(f"Subject: {sample.subject}\r\n".encode(),
+                        f"Subject: [research-l] {sample.subject}\r\n".encode())(wire)
+    list_ar = ("Authentication-Results: lists.example;\r\n"
+               f"\tdkim=pass (2048-bit key) header.d=avlab.example header.i=@avlab.example header.b={b_prefix};\r\n"
+               "\tspf=pass smtp.mailfrom=o.vasin@avlab.example\r\n")
+    wire = (list_ar + "List-Id: AV Lab research list <research-l.lists.example>\r\n"
+            "List-Post: <mailto:research-l@lists.example>\r\n").encode("ascii") + wire
+    arc_spec = KEYS["lists-arc2019"]
+    t_seal = int(sample.composed.timestamp()) + 8
+    arc_set = dkim.ARC(wire, linesep=b"\r\n").sign(
+        arc_spec.selector.encode(), arc_spec.domain.encode(),
+        dkimpy_private_key(arc_spec, keys["lists-arc2019"]), b"lists.example",
+        include_headers=LIST_ARC_SIGNED, timestamp=t_seal)
+    assert len(arc_set) == 3, arc_set
+    wire = b"".join(arc_set) + wire
+    deliver = delivery(LIST_MAIL, "dana.reyes@newsdesk.example", 11, tz=BST,
+                       tls="TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)")
+    final_ar = ("Authentication-Results: mx.newsdesk.example;\r\n"
+                "\tdkim=fail (signature did not verify) header.d=avlab.example header.i=@avlab.example;\r\n"
+                "\tarc=pass (i=1) header.oldest-pass=1 smtp.remote-ip=203.0.113.60\r\n")
+    return ("Return-Path: <research-l-bounces@lists.example>\r\n" + final_ar
+            + received_header(sample, deliver)).encode("ascii") + wire
+
+
+def unsigned_internal(keys: dict) -> bytes:
+    """Internal mail inside AV Lab's Exchange 2007 organisation, exported from a
+    mailbox: no DKIM (Exchange did not sign internal mail), a two-hop route over
+    private addresses (Outlook -> mailbox server -> hub -> Irina's mailbox server)."""
+    t = when(2009, 3, 16, 10, 12, 6)
+    def stamp(delay: int) -> str:
+        return fmt_date(t + dt.timedelta(seconds=delay))
+    lines = [
+        "Received: from EXCH-HUB01.corp.avlab.example (10.20.1.11) by",
+        " EXCH-MBX02.corp.avlab.example (10.20.1.22) with Microsoft SMTP Server (TLS)",
+        f" id 8.1.393.1; {stamp(3)}",
+        "Received: from EXCH-MBX01.corp.avlab.example ([10.20.1.21]) by",
+        f" EXCH-HUB01.corp.avlab.example ([10.20.1.11]) with mapi; {stamp(1)}",
+        f"From: {OLEG}",
+        f"To: {IRINA}",
+        "Date: " + fmt_date(t),
+        "Subject: Decoy set 3: hold until after the audit",
+        "Thread-Topic: Decoy set 3: hold until after the audit",
+        "Thread-Index: AcmmD1TB3vCkXZ4uQ0mN3iAV7kAkHQ==",
+        "Message-ID: <4A1F0C2E7B3D8E45A6C1B2D3E4F5A6B7C8D9@EXCH-MBX01.corp.avlab.example>",
+        "Accept-Language: en-US, ru-RU",
+        "Content-Language: en-US",
+        "X-MS-Has-Attach:",
+        "X-MS-TNEF-Correlator:",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=us-ascii",
+    ]
+    body = """
+Irina,
+
+Please do not prepare decoy set 3 until the audit is over. The
+auditors will look at the MultiScan build history, and I would rather
+explain two sets than three.
+
+Oleg
+"""
+    return (CRLF.join(lines) + CRLF + CRLF + wrap_body(body)).encode("ascii")
+
+
+def forged_route(keys: dict) -> bytes:
+    """A "message from the CEO" whose Received fields were written by hand: the
+    newsroom's server stamps it 2 h 25 min before AV Lab's server handed it on (the
+    clock runs backwards), the hop between the two companies comes from a private
+    address, and the Date is a day after the newsroom received it. Unsigned."""
+    composed = when(2009, 4, 2, 14, 5, 11)
+    hop1 = when(2009, 4, 1, 14, 5, 40)                      # AV Lab's server, MSK
+    hop2 = dt.datetime(2009, 4, 1, 9, 40, 2, tzinfo=BST)   # newsroom, 2 h 25 min earlier
+    lines = [
+        "Received: from mail.avlab.example (mail.avlab.example [10.0.0.5])",
+        "\tby mx.newsdesk.example (Postfix) with ESMTP id 7C1D2E3F4A",
+        f"\tfor <{TIPS}>; {fmt_date(hop2)} (BST)",
+        "Received: from ws-001.lab.avlab.example (ws-001.lab.avlab.example [192.0.2.11])",
+        "\t(Authenticated sender: v.arkhipov)",
+        "\tby mail.avlab.example (Postfix) with ESMTPSA id 2B3C4D5E6F;",
+        f"\t{fmt_date(hop1)} (MSK)",
+        f"Date: {fmt_date(composed)}",
+        'From: "Viktor Arkhipov (CEO)" <ceo@avlab.example>',
+        f"To: {TIPS}",
+        "Subject: I ordered the decoy program",
+        f"Message-ID: {tb_msgid(composed, 1, 'avlab.example')}",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=us-ascii",
+    ]
+    body = """
+To whom it may concern,
+
+I personally ordered the decoy program in 2008 and I take full
+responsibility for it. My staff only followed my instructions.
+
+V. Arkhipov
+"""
+    return (CRLF.join(lines) + CRLF + CRLF + wrap_body(body)).encode("ascii")
+
+
+#: Samples built by their own function rather than from a :class:`Sample`.
+CHAIN_SAMPLES = {
+    "arc_list_modified.eml": arc_list_modified,
+    "unsigned_internal.eml": unsigned_internal,
+    "forged_route.eml": forged_route,
+}
+
+
+# --------------------------------------------------------------------------
 # Self-check with dkimpy
 # --------------------------------------------------------------------------
 
@@ -918,6 +1085,18 @@ def self_check(keys: dict) -> bool:
     res, det = dkimpy_verify(wire, dnsfunc, now=received)
     check("expired_after_delivery.eml", "dkim verify at receipt time", res, True, det)
 
+    # header-chain samples
+    wire = load("arc_list_modified.eml")
+    res, det = dkimpy_verify(wire, dnsfunc)
+    check("arc_list_modified.eml", "dkim verify (Subject tagged by the list)", res, False, det)
+    cv, _, reason = dkim.ARC(wire).verify(dnsfunc=dnsfunc)
+    check("arc_list_modified.eml", "arc verify", cv, dkim.CV_Pass, reason.decode() if isinstance(reason, bytes) else reason)
+    untagged = wire.replace(b"Subject: [research-l] ", b"Subject: ", 1)
+    res, det = dkimpy_verify(untagged, dnsfunc)
+    check("arc_list_modified.eml", "dkim verify without the list's tag", res, True, det)
+    for name in ("unsigned_internal.eml", "forged_route.eml"):
+        check(name, "has DKIM-Signature", dkim.DKIM(load(name)).present(), False)
+
     # structural checks on every signed sample
     for s in samples():
         wire = load(s.name)
@@ -938,6 +1117,30 @@ def self_check(keys: dict) -> bool:
 
 
 # --------------------------------------------------------------------------
+# Key archive: what archive.prove.email's /api/key would return for avlab.example
+# --------------------------------------------------------------------------
+
+ARCHIVE_FILE = HERE / "archive.json"
+# (key name, firstSeenAt, lastSeenAt): the windows a fictional archive saw the keys in.
+ARCHIVED = [
+    ("avlab-2009a", "2009-01-05T09:12:44Z", "2009-12-30T21:40:03Z"),
+    ("avlab-gone2009", "2009-06-02T14:05:51Z", "2009-12-21T08:17:26Z"),
+]
+
+
+def archive_json(keys: dict) -> str:
+    """The archive lets missing_key.eml verify with the key DNS no longer has."""
+    import json
+    records = [
+        {"domain": KEYS[name].domain, "selector": KEYS[name].selector,
+         "value": key_record(KEYS[name], keys[name]),
+         "firstSeenAt": first, "lastSeenAt": last}
+        for name, first, last in ARCHIVED
+    ]
+    return json.dumps(records, indent=2) + "\n"
+
+
+# --------------------------------------------------------------------------
 
 def write_if_changed(path: Path, data: bytes) -> None:
     if not path.exists() or path.read_bytes() != data:
@@ -949,12 +1152,15 @@ def main(argv: list[str]) -> int:
     keys = {name: load_or_create_key(spec) for name, spec in KEYS.items()}
     write_if_changed(ZONE_FILE, zone_text(keys).encode("ascii"))
     load_zone()  # must parse
+    write_if_changed(ARCHIVE_FILE, archive_json(keys).encode("ascii"))
 
     for s in samples():
         wire = build(s, keys)
         if s.lf_only:
             wire = wire.replace(b"\r\n", b"\n")
         write_if_changed(HERE / s.name, wire)
+    for name, make in CHAIN_SAMPLES.items():
+        write_if_changed(HERE / name, make(keys))
 
     if "--no-check" in argv:
         return 0

@@ -50,7 +50,9 @@ def _missing(reason: str) -> None:
 
 def _key(zones, records_file) -> tuple:
     builds = _normalise(zones, records_file)
-    return tuple((str(n), b.spec.mode, b.spec.bogus_mode, b.spec.algorithm.lower(), b.master_text()) for n, b in sorted(builds.items()))
+    return tuple(
+        (str(n), b.spec.mode, b.spec.bogus_mode, b.spec.algorithm.lower(), b.spec.nsec3, b.master_text()) for n, b in sorted(builds.items())
+    )
 
 
 @pytest.fixture(scope="session")

@@ -69,13 +69,21 @@ def test_offline_store_answers_not_found_and_caches() -> None:
     assert calls == ["x._domainkey.example.org"]
 
 
-def test_files_win_over_dns() -> None:
-    class Boom:
-        def lookup(self, name):  # type: ignore[no-untyped-def]
-            raise AssertionError("DNS must not be asked for a name the files hold")
+def test_files_and_dns_are_both_asked_unless_offline() -> None:
+    """A key file no longer hides DNS: today's DNS answer is compared with the file's (rotation)."""
+    asked: list[str] = []
 
-    store = KeyStore(files=[StaticSource({"a._domainkey.x.example": "v=DKIM1; p="})], dns=Boom())
-    assert store.lookup("a._domainkey.x.example")[0].status == "found"
+    class Dns:
+        def lookup(self, name):  # type: ignore[no-untyped-def]
+            asked.append(name)
+            return StaticSource({name: "nxdomain"}, origin="dns-test", source="dns").lookup(name)
+
+    files = [StaticSource({"a._domainkey.x.example": "v=DKIM1; p="})]
+    answers = KeyStore(files=files, dns=Dns()).lookup("a._domainkey.x.example")
+    assert [(a.source, a.status) for a in answers] == [("file", "found"), ("dns", "nxdomain")]
+    assert asked == ["a._domainkey.x.example"]
+    offline = KeyStore(files=files).lookup("a._domainkey.x.example")
+    assert [(a.source, a.status) for a in offline] == [("file", "found")]
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,9 @@ EXPECTED = {
     "unsigned.eml": ("unsigned", set(), None),
     "lf_line_endings.eml": ("verified", {"line-endings-converted"}, None),
     "expired_after_delivery.eml": ("verified", {"expired-after-delivery"}, None),
+    "arc_list_modified.eml": ("failed", {"modified-in-transit"}, "signature-mismatch"),
+    "unsigned_internal.eml": ("unsigned", set(), None),
+    "forged_route.eml": ("unsigned", set(), None),
 }
 
 
@@ -80,3 +83,43 @@ def test_expired_after_delivery_is_judged_at_receipt() -> None:
     )
     assert late.verdict.value == "weak"
     assert "signature-expired" in {c.code for c in late.caveats}
+
+
+# --- header-chain samples: what samples/README.md says each report must show ------------
+
+
+def test_arc_list_modified_explains_the_failure() -> None:
+    r = verify.check_file(SAMPLES / "arc_list_modified.eml", keys=zone_store())
+    assert r.arc is not None and r.arc.cv == "pass"
+    (inst,) = r.arc.instances
+    assert (inst.ams_domain, inst.ams_valid, inst.seal_valid) == ("lists.example", True, True)
+    assert "dkim=pass" in (inst.aar or "")
+    assert "modified in transit by lists.example after it was signed" in r.summary
+    # What the final receiver recorded agrees with us; the list's own pass is explained by its seal.
+    final = [(x.method, x.result) for x in r.recorded_results if x.final_receiver]
+    assert final == [("dkim", "fail"), ("arc", "pass")]
+    assert all(f.severity == "info" for f in r.header_findings)
+    assert [h.by_host for h in r.received] == ["mail.avlab.example", "mail.lists.example", "mx.newsdesk.example"]
+    assert {f.code for f in r.timeline_findings} == {"reserved-ip"}  # documentation addresses: fictional
+
+
+def test_unsigned_internal_has_a_plausible_route() -> None:
+    r = verify.check_file(SAMPLES / "unsigned_internal.eml", keys=zone_store())
+    assert "nothing in it is cryptographically verified" in r.summary
+    assert [(h.from_host, h.ip, h.by_host, h.protocol) for h in r.received] == [
+        ("EXCH-MBX01.corp.avlab.example", "10.20.1.21", "EXCH-HUB01.corp.avlab.example", "mapi"),
+        ("EXCH-HUB01.corp.avlab.example", "10.20.1.11", "EXCH-MBX02.corp.avlab.example", "Microsoft SMTP Server"),
+    ]
+    assert [h.delay_seconds for h in r.received] == [None, 2]
+    # Private addresses inside one organisation, clocks in order: nothing to report.
+    assert r.timeline_findings == () and r.header_findings == () and r.recorded_results == ()
+
+
+def test_forged_route_is_flagged() -> None:
+    r = verify.check_file(SAMPLES / "forged_route.eml", keys=zone_store())
+    codes = [f.code for f in r.timeline_findings]
+    assert codes == ["hop-out-of-order", "date-after-first-hop", "private-ip"]
+    back = r.timeline_findings[0]
+    assert back.hop == 1 and "2 h 25 min before hop 1" in back.message
+    assert r.received[1].delay_seconds == -(2 * 3600 + 25 * 60 + 38)
+

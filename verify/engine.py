@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import time
 
-from verify import __version__, intake
-from verify.checks import dkim
+from verify import __version__, chain, intake
+from verify.checks import arc, dkim
 from verify.checks.headers import reference_time
 from verify.intake import Evidence
 from verify.keys import KeyStore
@@ -32,8 +32,23 @@ def check_evidence(ev: Evidence, keys: KeyStore | None = None, now: int | None =
     names = sorted({p.key_name for p in prepared if p.key_name})
     answers = {n: store.lookup(n) for n in names}
     sigs = dkim.check(ev, prepared, answers)
+    # ARC keys come through the same store and appear in the report's key list.
+    arc_names = [n for n in arc.key_names(ev) if n not in answers]
+    answers.update({n: store.lookup(n) for n in arc_names})
+    names = [*names, *arc_names]
+    arc_result = arc.check(ev, answers)
+    hc = chain.analyse(ev, headers, prepared, sigs, arc_result)
     ref, ref_source = reference_time(headers)
-    decision = decide(headers, sigs, ref, ev.repairs, now=int(time.time()) if now is None else now)
+    decision = decide(
+        headers,
+        sigs,
+        ref,
+        ev.repairs,
+        now=int(time.time()) if now is None else now,
+        revealed=store.revealed,
+        arc=arc_result,
+        recorded=hc.recorded_results,
+    )
     return Report(
         file=ev.info,
         verdict=decision.verdict,
@@ -47,6 +62,11 @@ def check_evidence(ev: Evidence, keys: KeyStore | None = None, now: int | None =
         repairs=ev.repairs,
         from_domain=decision.from_domain,
         tool_version=__version__,
+        received=hc.received,
+        timeline_findings=hc.timeline_findings,
+        recorded_results=hc.recorded_results,
+        arc=arc_result,
+        header_findings=hc.header_findings,
     )
 
 

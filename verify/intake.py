@@ -16,8 +16,6 @@ from verify import limits
 from verify.errors import InputError
 from verify.model import FileInfo, HeaderField, Repair
 
-_BARE_LF = re.compile(rb"(?<!\r)\n")
-_LINE = re.compile(rb"\r?\n")
 _FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -47,11 +45,17 @@ def _text(b: bytes) -> str:
 
 
 def _unfold(value: bytes) -> str:
-    return _text(_LINE.sub(b"", value)).strip()
+    # Removes every CRLF or bare LF, like re.sub(rb"\r?\n", b""), at a fraction of the cost.
+    return _text(value.replace(b"\r\n", b"").replace(b"\n", b"")).strip()
 
 
 def read_file(path: str | os.PathLike[str]) -> Evidence:
     """Read a file read-only, once, and examine it; raise :class:`InputError` if it is not mail."""
+    return from_bytes(read_bytes(path), os.fspath(path))
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """A message file's bytes, read-only and within the size limit, or :class:`InputError`."""
     name = os.fspath(path)
     try:
         with open(name, "rb") as fh:
@@ -66,7 +70,7 @@ def read_file(path: str | os.PathLike[str]) -> Evidence:
         raise InputError(name, f"cannot be read ({exc.strerror or exc})") from None
     if len(data) > limits.MAX_MESSAGE_BYTES:
         raise InputError(name, f"larger than the {limits.MAX_MESSAGE_BYTES // 2**20} MiB limit for one message")
-    return from_bytes(data, name)
+    return data
 
 
 def from_bytes(data: bytes, path: str = "<bytes>") -> Evidence:
@@ -83,10 +87,14 @@ def from_bytes(data: bytes, path: str = "<bytes>") -> Evidence:
 
     repairs: list[Repair] = []
     wire = data
-    bare = len(_BARE_LF.findall(data))
+    # Counting with bytes.count (memchr speed) rather than a look-behind regex: a scan
+    # runs this on every message, and the regex cost more than the RSA check.
+    crlf = data.count(b"\r\n")
+    bare = data.count(b"\n") - crlf
     if bare:
-        wire = _BARE_LF.sub(b"\r\n", data)
-        crlf = data.count(b"\r\n")
+        # Same result as re.sub(rb"(?<!\r)\n", b"\r\n"), without the regex's list of one
+        # piece per line (25 million bare LFs made it a MemoryError; tests/hostile).
+        wire = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         how = "every line ends" if not crlf else f"{bare} lines end"
         repairs.append(
             Repair(
@@ -121,27 +129,22 @@ def _split(wire: bytes, path: str) -> tuple[tuple[tuple[bytes, bytes], ...], byt
     reported with its line number instead of a bare exception, and so an mbox ``From ``
     line is only skipped where it can be one (the first line).
     """
-    fields: list[list[bytes]] = []
-    pos = 0
-    n = len(wire)
-    lineno = 0
+    fields: list[list[bytes]] = []  # [name, value part, continuation, ...]: joined once at the end
     skipped = False
-    while pos < n:
-        end = wire.find(b"\r\n", pos)
-        if end == -1:
-            end = n
-            nxt = n
-        else:
-            nxt = end + 2
-        line = wire[pos:end]
-        lineno += 1
-        if not line:
-            pos = nxt
-            break
+    # The header section ends at the first empty line; without one, the whole file is
+    # header lines and the body is empty. One split, rather than a find per line.
+    end = wire.find(b"\r\n\r\n")
+    if wire.startswith(b"\r\n"):
+        head, body = b"", wire[2:]
+    elif end == -1:
+        head, body = (wire[:-2] if wire.endswith(b"\r\n") else wire), b""
+    else:
+        head, body = wire[:end], wire[end + 4 :]
+    for lineno, line in enumerate(head.split(b"\r\n") if head else (), 1):
         if line[0] in (0x20, 0x09):
             if not fields:
                 raise InputError(path, "not an email: the first line is indented, so there is no header section")
-            fields[-1][1] += line + b"\r\n"
+            fields[-1].append(line + b"\r\n")  # appended, not +=: 100,000 folds must not cost O(n^2)
         else:
             m = _FIELD_NAME.match(line)
             if m is None:
@@ -160,10 +163,6 @@ def _split(wire: bytes, path: str) -> tuple[tuple[tuple[bytes, bytes], ...], byt
                 # Keep the exact bytes between the colon and the value: canonicalisation needs them.
                 colon = m.end() - 1
                 fields.append([line[:colon], line[colon + 1 :] + b"\r\n"])
-        pos = nxt
-    else:
-        pos = n
     if not fields:
         raise InputError(path, "not an email: no header fields")
-    body = wire[pos:]
-    return tuple((f[0], f[1]) for f in fields), body, skipped
+    return tuple((f[0], b"".join(f[1:])) for f in fields), body, skipped

@@ -47,6 +47,8 @@ class Reason(enum.StrEnum):
     MALFORMED_SIGNATURE = "malformed-signature"
     UNSUPPORTED_ALGORITHM = "unsupported-algorithm"
     DNS_ERROR = "dns-error"
+    #: Not judged: the signature or its key is over a resource limit (verify/limits.py).
+    LIMIT_REACHED = "limit-reached"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ class KeyLookup:
     ``status`` is one of ``found``, ``nxdomain``, ``no-txt``, ``servfail``, ``timeout``,
     ``error`` (live DNS) or ``not-found`` (the name is in none of the key files, offline).
     ``txt`` lists every TXT record at the name, each with its strings joined.
+    ``dnssec`` is ``secure``, ``insecure``, ``bogus`` or ``unknown`` (not checked);
+    ``first_seen``/``last_seen`` bound the window an archive saw the key in;
+    ``recorded_in`` names the evidence file an answer was replayed from (``--record-keys``).
     """
 
     name: str
@@ -87,6 +92,9 @@ class KeyLookup:
     detail: str | None = None
     first_seen: str | None = None
     last_seen: str | None = None
+    recorded_in: str | None = None
+    dnssec_detail: str | None = None
+    rrsigs: tuple[str, ...] = ()  # RRSIG records (master-file text) that came with the answer
 
     @property
     def found(self) -> bool:
@@ -102,6 +110,25 @@ class KeyUse:
     key_type: str
     key_bits: int
     fingerprint: str  # SHA-256 of the DER public key (RSA SPKI) or raw Ed25519 key
+
+
+@dataclass(frozen=True)
+class KeyTrial:
+    """One key answer tried for one signature, and what came of it.
+
+    ``outcome`` is ``pass`` (the header signature verifies with this key), ``fail``
+    (it does not), a reason code why the record could not serve (``key-revoked``,
+    ``key-malformed``, ``unsupported-algorithm``, ``dnssec-bogus``), or the lookup's
+    status when it found no record (``nxdomain``, ``timeout``, ...). Comparing trials
+    tells whether sources agree and whether a key was rotated.
+    """
+
+    lookup: KeyLookup
+    record: str | None
+    outcome: str
+    key_type: str | None = None
+    key_bits: int | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +160,7 @@ class SignatureResult:
     body_bytes_signed: int | None = None
     covered_header_indexes: tuple[int, ...] = ()
     raw_header: str = ""
+    key_trials: tuple[KeyTrial, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -163,6 +191,97 @@ class Repair:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """A fact from the header chain worth a reader's attention: stable code, plain message.
+
+    ``severity`` is ``warning`` (something does not add up) or ``info`` (context that is
+    often innocent). ``hop`` is a :class:`Hop` index, ``header`` a field name,
+    ``signature`` a DKIM signature index, when the finding is about one.
+    """
+
+    code: str
+    message: str
+    severity: str = "warning"
+    hop: int | None = None
+    header: str | None = None
+    signature: int | None = None
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One Received field, read as a hop of the route; ``index`` 0 is the oldest hop.
+
+    ``from_host`` is the name the sending server gave (HELO/EHLO) as written;
+    ``from_rdns`` the name the receiving server found for its address, when it wrote
+    one; ``ip`` the sending address. ``timestamp`` is Unix time (UTC) and
+    ``delay_seconds`` the time since the nearest earlier dated hop. ``note`` says what
+    could not be read; ``raw`` is the field value exactly as unfolded.
+    """
+
+    index: int
+    field_index: int
+    raw: str
+    from_host: str | None = None
+    from_rdns: str | None = None
+    by_host: str | None = None
+    ip: str | None = None
+    protocol: str | None = None
+    id: str | None = None
+    for_: str | None = None
+    timestamp: int | None = None
+    utc_offset: str | None = None
+    delay_seconds: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordedResult:
+    """One method's result as a receiving server wrote it in (ARC-)Authentication-Results.
+
+    Anyone can write such a field, so it is a claim, not a check we made: ``sealed`` is
+    true when it sits in an ARC set of a chain that validates, ``final_receiver`` when
+    it sits above every Received field but the topmost (added at final delivery).
+    """
+
+    header: str
+    field_index: int
+    authserv_id: str
+    method: str
+    result: str
+    properties: tuple[tuple[str, str], ...] = ()
+    reason: str | None = None
+    instance: int | None = None
+    sealed: bool = False
+    final_receiver: bool = False
+
+
+@dataclass(frozen=True)
+class ArcInstance:
+    """One ARC set (RFC 8617): the message signature, the seal, and what it recorded."""
+
+    i: int
+    ams_domain: str | None
+    ams_selector: str | None
+    ams_valid: bool | None
+    seal_domain: str | None
+    seal_selector: str | None
+    seal_valid: bool | None
+    seal_cv: str | None
+    timestamp: int | None
+    aar: str | None
+    aar_authserv_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ArcResult:
+    """The ARC chain's validation: ``cv`` is ``pass``, ``fail`` or ``none`` (no chain)."""
+
+    cv: str
+    reason: str
+    instances: tuple[ArcInstance, ...] = ()
+
+
+@dataclass(frozen=True)
 class Report:
     """The whole finding for one message; truthy only when the verdict is ``verified``."""
 
@@ -179,6 +298,12 @@ class Report:
     from_domain: str | None = None
     tool_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    received: tuple[Hop, ...] = ()
+    timeline_findings: tuple[Finding, ...] = ()
+    recorded_results: tuple[RecordedResult, ...] = ()
+    arc: ArcResult | None = None
+    header_findings: tuple[Finding, ...] = ()
+    rerun: str | None = None  # the command that reproduces this report offline (set by the CLI)
 
     def __bool__(self) -> bool:
         return self.verdict is Verdict.VERIFIED

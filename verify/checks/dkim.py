@@ -1,10 +1,12 @@
 """DKIM: every signature, every RFC 6376 / RFC 8463 validity rule, no reason lost.
 
 Pure: the message's fields and body plus key answers in, one
-:class:`~verify.model.SignatureResult` per DKIM-Signature out. dkimpy does the
-canonicalisation (its ``CanonicalizationPolicy`` and ``RE_BTAG``); OpenSSL through
-``cryptography`` does the RSA and Ed25519 arithmetic, because dkimpy's pure-Python RSA
-and its bare ``False`` on failure lose both speed and the reason.
+:class:`~verify.model.SignatureResult` per DKIM-Signature out. dkimpy defines the
+canonicalisation (its ``CanonicalizationPolicy`` and ``RE_BTAG``); the three hot spots of
+a scan (relaxed body, relaxed header field, b= blanking) are redone here with fewer
+regex substitutions and held byte for byte to dkimpy by tests/test_canonical.py. OpenSSL
+through ``cryptography`` does the RSA and Ed25519 arithmetic, because dkimpy's
+pure-Python RSA and its bare ``False`` on failure lose both speed and the reason.
 
 The body hash and the header signature are judged independently, so a report can say
 "the headers are authentic but the body changed".
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -24,14 +27,19 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from dkim import RE_BTAG
-from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError
+from dkim.canonicalization import (
+    CanonicalizationPolicy,
+    InvalidCanonicalizationPolicyError,
+    Relaxed,
+    correct_empty_body,
+    strip_trailing_lines,
+)
 from dkim.util import InvalidTagValueList, parse_tag_value
 
 from verify import limits
 from verify.intake import Evidence
 from verify.keys.record import KeyRecordError, ParsedKey, parse_key_record
-from verify.model import KeyLookup, KeyUse, Reason, Result, SignatureResult
+from verify.model import KeyLookup, KeyTrial, KeyUse, Reason, Result, SignatureResult
 
 #: a= value -> (key type, hash name, hashlib constructor, cryptography hash)
 ALGORITHMS: dict[str, tuple[str, str, Callable[..., Any], hashes.HashAlgorithm]] = {
@@ -85,16 +93,19 @@ class Prepared:
 
 
 def prepare(ev: Evidence) -> list[Prepared]:
-    """Read every DKIM-Signature, top to bottom, and apply the rules that need no key."""
+    """Read every DKIM-Signature, top to bottom, and apply the rules that need no key.
+
+    Only the first ``limits.MAX_SIGNATURES`` are read; the verdict reports the rest
+    (``limit-reached``), so 19,000 signatures cost no more than 50.
+    """
     out: list[Prepared] = []
     for fi, (name, value) in enumerate(ev.fields):
         if name.lower().rstrip() != _SIG_NAME:
             continue
+        if len(out) >= limits.MAX_SIGNATURES:
+            break
         p = Prepared(index=len(out), field_index=fi, raw=name + b":" + value)
         out.append(p)
-        if p.index >= limits.MAX_SIGNATURES:
-            p.error = _Invalid(Reason.MALFORMED_SIGNATURE, f"not checked: more than {limits.MAX_SIGNATURES} signatures in one message")
-            continue
         try:
             _read_tags(p, value)
         except _Invalid as exc:
@@ -146,7 +157,7 @@ def _read_tags(p: Prepared, value: bytes) -> None:
     if not _DOMAIN.match(p.selector or ""):
         raise _Invalid(Reason.MALFORMED_SIGNATURE, f"s={p.selector!r} is not a valid selector")
     if len(p.signed_headers) > limits.MAX_SIGNED_HEADERS:
-        raise _Invalid(Reason.MALFORMED_SIGNATURE, f"h= lists {len(p.signed_headers)} names, over the limit of {limits.MAX_SIGNED_HEADERS}")
+        raise _Invalid(Reason.LIMIT_REACHED, f"h= lists {len(p.signed_headers)} names, over the limit of {limits.MAX_SIGNED_HEADERS}")
     if "from" not in p.signed_headers:
         raise _Invalid(Reason.MALFORMED_SIGNATURE, "h= does not include From (RFC 6376 5.4)")
     if b"q" in tags:
@@ -176,8 +187,38 @@ def _read_tags(p: Prepared, value: bytes) -> None:
 def check(ev: Evidence, prepared: Sequence[Prepared], keys: Mapping[str, Sequence[KeyLookup]]) -> tuple[SignatureResult, ...]:
     """Judge every prepared signature with the key answers the caller fetched for it."""
     bodies: dict[tuple[str, int | None], bytes] = {}
-    canon_fields: dict[str, list[tuple[bytes, bytes]]] = {}
-    return tuple(_check_one(ev, p, keys.get(p.key_name or "", ()), bodies, canon_fields) for p in prepared)
+    canon_fields: dict[str, dict[int, tuple[bytes, bytes]]] = {}
+    digests = _BodyDigests(prepared)
+    return tuple(_check_one(ev, p, keys.get(p.key_name or "", ()), bodies, canon_fields, digests) for p in prepared)
+
+
+def _body_algo(p: Prepared) -> bytes:
+    return p.tags.get(b"c", b"simple/simple").strip().lower().partition(b"/")[2] or b"simple"
+
+
+class _BodyDigests:
+    """Body digests at every l= the message's signatures ask for, in one incremental pass
+    per canonical body and algorithm: 50 signatures with 50 different l= over a 50 MB body
+    hash 50 MB, not 2.5 GB (tests/hostile)."""
+
+    def __init__(self, prepared: Sequence[Prepared]) -> None:
+        self._lengths: dict[tuple[bytes, str], set[int]] = {}
+        for p in prepared:
+            if p.error is None and p.body_length is not None and p.algorithm in ALGORITHMS:
+                self._lengths.setdefault((_body_algo(p), p.algorithm or ""), set()).add(p.body_length)
+        self._done: dict[tuple[bytes, str, int], bytes] = {}
+
+    def digest(self, body_algo: bytes, algorithm: str, full: bytes, signed_len: int) -> bytes:
+        key = (body_algo, algorithm, signed_len)
+        if key not in self._done:
+            view = memoryview(full)
+            cuts = sorted({min(n, len(full)) for n in self._lengths.get((body_algo, algorithm), ())} | {signed_len})
+            h, pos = ALGORITHMS[algorithm][2](), 0
+            for cut in cuts:
+                h.update(view[pos:cut])
+                pos = cut
+                self._done[(body_algo, algorithm, cut)] = h.copy().digest()
+        return self._done[key]
 
 
 def _result(p: Prepared, result: Result, reason: Reason | None, detail: str | None, **kw: object) -> SignatureResult:
@@ -200,22 +241,38 @@ def _result(p: Prepared, result: Result, reason: Reason | None, detail: str | No
     )
 
 
-def _candidates(p: Prepared, lookups: Sequence[KeyLookup]) -> tuple[list[tuple[KeyLookup, str, ParsedKey]], SignatureResult | None]:
-    """Every usable key record for this signature, or the result explaining why there is none."""
-    found = [lk for lk in lookups if lk.found]
-    if not found:
-        if any(lk.status in ("timeout", "servfail", "error") for lk in lookups):
-            worst = next(lk for lk in lookups if lk.status in ("timeout", "servfail", "error"))
-            return [], _result(
-                p, Result.TEMPERROR, Reason.DNS_ERROR, f"key lookup for {p.key_name} failed ({worst.status}: {worst.detail})"
-            )
-        why = "; ".join(f"{lk.origin}: {lk.status}" for lk in lookups) or "no key source was asked"
-        return [], _result(p, Result.PERMERROR, Reason.KEY_NOT_FOUND, f"no key record at {p.key_name} ({why})")
-    usable: list[tuple[KeyLookup, str, ParsedKey]] = []
+#: Which passing key a report names when several sources hold it: the strongest provenance first.
+_SOURCE_RANK = {"dns": 0, "archive": 1, "file": 2, "reconstructed": 3}
+_TEMPFAIL = ("timeout", "servfail", "error")
+
+
+def _rank(lk: KeyLookup) -> tuple[int, int]:
+    return (_SOURCE_RANK.get(lk.source, len(_SOURCE_RANK)), 0 if lk.dnssec == "secure" else 1)
+
+
+@dataclass
+class _Candidate:
+    lookup: KeyLookup
+    record: str
+    key: ParsedKey
+    trial: int  # index into the trial list
+
+
+def _candidates(p: Prepared, lookups: Sequence[KeyLookup]) -> tuple[list[_Candidate], list[KeyTrial], SignatureResult | None]:
+    """Every usable key record for this signature, a trial for every answer, or the result
+    explaining why there is no usable key. A DNSSEC-bogus answer is never used."""
+    trials: list[KeyTrial] = []
+    usable: list[_Candidate] = []
     errors: list[KeyRecordError] = []
     ktype, hname, _, _ = ALGORITHMS[p.algorithm or ""]
-    for lk in found:
+    for lk in lookups:
+        if not lk.found:
+            trials.append(KeyTrial(lk, None, lk.status))
+            continue
         for txt in lk.txt:
+            if lk.dnssec == "bogus":
+                trials.append(KeyTrial(lk, txt, "dnssec-bogus"))
+                continue
             try:
                 key = parse_key_record(txt)
                 if key.key_type != ktype:
@@ -226,32 +283,70 @@ def _candidates(p: Prepared, lookups: Sequence[KeyLookup]) -> tuple[list[tuple[K
                     idom = p.identity.rpartition("@")[2].lower()
                     if idom != p.domain:
                         raise KeyRecordError(Reason.KEY_MALFORMED, f"key flag t=s requires i= to be exactly d={p.domain}, not a subdomain")
-                usable.append((lk, txt, key))
             except KeyRecordError as exc:
                 errors.append(exc)
+                trials.append(KeyTrial(lk, txt, exc.reason.value))
+                continue
+            usable.append(_Candidate(lk, txt, key, len(trials)))
+            trials.append(KeyTrial(lk, txt, "untried", key.key_type, key.bits, key.fingerprint))
     if usable:
-        return usable, None
+        return usable, trials, None
+    tt = tuple(trials)
+    found = [lk for lk in lookups if lk.found and lk.dnssec != "bogus"]
+    if not found:
+        temp = [lk for lk in lookups if lk.status in _TEMPFAIL]
+        bogus = [lk for lk in lookups if lk.found and lk.dnssec == "bogus"]
+        if temp:
+            why = f"key lookup for {p.key_name} failed ({temp[0].status}: {temp[0].detail})"
+            return [], trials, _result(p, Result.TEMPERROR, Reason.DNS_ERROR, why, key_trials=tt)
+        if bogus:
+            why = f"the DNS answer for {p.key_name} from {bogus[0].origin} failed DNSSEC validation (bogus), so it was not used"
+            return [], trials, _result(p, Result.TEMPERROR, Reason.DNS_ERROR, why, key_trials=tt)
+        why = "; ".join(f"{lk.origin}: {lk.status}" for lk in lookups) or "no key source was asked"
+        return [], trials, _result(p, Result.PERMERROR, Reason.KEY_NOT_FOUND, f"no key record at {p.key_name} ({why})", key_trials=tt)
     if not errors:
-        return [], _result(p, Result.PERMERROR, Reason.KEY_NOT_FOUND, f"{p.key_name} exists but holds no TXT record")
+        return [], trials, _result(p, Result.PERMERROR, Reason.KEY_NOT_FOUND, f"{p.key_name} exists but holds no TXT record", key_trials=tt)
     order = (Reason.KEY_REVOKED, Reason.UNSUPPORTED_ALGORITHM, Reason.KEY_MALFORMED)
     err = min(errors, key=lambda e: order.index(e.reason) if e.reason in order else len(order))
-    return [], _result(p, Result.PERMERROR, err.reason, err.detail)
+    return [], trials, _result(p, Result.PERMERROR, err.reason, err.detail, key_trials=tt)
 
 
 def _select(fields: Sequence[tuple[bytes, bytes]], names: Sequence[str]) -> list[int]:
     """RFC 6376 5.4.2: each name takes the next instance from the bottom; absent is null."""
+    # One pass to index the fields by name, rather than a scan of all fields per h= name.
+    where: dict[bytes, list[int]] = {}
+    for i, (fname, _) in enumerate(fields):
+        where.setdefault(fname.lower().rstrip(), []).append(i)
     picked: list[int] = []
-    last: dict[str, int] = {}
+    taken: dict[str, int] = {}
     for name in names:
-        i = last.get(name, len(fields))
-        bname = name.encode("utf-8", errors="surrogateescape")
-        while i > 0:
-            i -= 1
-            if fields[i][0].lower().rstrip() == bname:
-                picked.append(i)
-                break
-        last[name] = i
+        found = where.get(name.encode("utf-8", errors="surrogateescape"), [])
+        k = taken.get(name, 0)
+        if k < len(found):
+            picked.append(found[len(found) - 1 - k])
+            taken[name] = k + 1
     return picked
+
+
+def header_hash(ev: Evidence, p: Prepared, canon_fields: dict[str, dict[int, tuple[bytes, bytes]]] | None = None) -> tuple[Any, list[int]]:
+    """The hash object over what the signature signs (RFC 6376 3.7) and the field indexes it covers:
+    the fields h= selects (bottom-up), then this DKIM-Signature with b= emptied. Key recovery
+    (:mod:`verify.keys.recover`) hashes through here too, so both read the same bytes."""
+    c_value = p.tags.get(b"c", b"simple/simple").strip().lower()
+    policy = CanonicalizationPolicy.from_c_value(c_value)
+    hkey = c_value.partition(b"/")[0].decode()
+    cfields = (canon_fields if canon_fields is not None else {}).setdefault(hkey, {})
+    picked = _select(ev.fields, p.signed_headers)
+    h = ALGORITHMS[p.algorithm or ""][2]()
+    for i in picked:
+        # Only the fields a signature covers are canonicalised (a scan pays for each one).
+        if i not in cfields:
+            cfields[i] = canonical_field(policy, ev.fields[i])
+        h.update(cfields[i][0] + b":" + cfields[i][1])
+    name, value = ev.fields[p.field_index]
+    sig_name, sig_value = canonical_field(policy, (name, BTAG.sub(b"\\1", value)))
+    h.update(sig_name + b":" + sig_value.rstrip())
+    return h, picked
 
 
 def _check_one(
@@ -259,11 +354,12 @@ def _check_one(
     p: Prepared,
     lookups: Sequence[KeyLookup],
     bodies: dict[tuple[str, int | None], bytes],
-    canon_fields: dict[str, list[tuple[bytes, bytes]]],
+    canon_fields: dict[str, dict[int, tuple[bytes, bytes]]],
+    digests: _BodyDigests,
 ) -> SignatureResult:
     if p.error is not None:
         return _result(p, Result.PERMERROR, p.error.reason, p.error.detail)
-    keys, failure = _candidates(p, lookups)
+    keys, trials, failure = _candidates(p, lookups)
     if failure is not None:
         return failure
     c_value = p.tags.get(b"c", b"simple/simple").strip().lower()
@@ -274,7 +370,7 @@ def _check_one(
     body_algo = c_value.partition(b"/")[2] or b"simple"
     bkey = (body_algo.decode(), None)
     if bkey not in bodies:
-        bodies[bkey] = policy.canonicalize_body(ev.body)
+        bodies[bkey] = canonical_body(policy, ev.body)
     full = bodies[bkey]
     total = len(full)
     signed_len = total if p.body_length is None else min(p.body_length, total)
@@ -287,38 +383,32 @@ def _check_one(
             body_bytes_total=total,
         )
     bh = base64.b64decode(_WSP.sub(b"", p.tags[b"bh"]))
-    body_ok = new_hash(full[:signed_len]).digest() == bh
+    body_ok = digests.digest(body_algo, p.algorithm or "", full, signed_len) == bh
 
-    # Header hash: the fields h= selects (bottom-up), then this signature with b= emptied.
-    hkey = c_value.partition(b"/")[0].decode()
-    if hkey not in canon_fields:
-        canon_fields[hkey] = policy.canonicalize_headers(list(ev.fields))
-    cfields = canon_fields[hkey]
-    picked = _select(ev.fields, p.signed_headers)
-    h = new_hash()
-    for i in picked:
-        h.update(cfields[i][0] + b":" + cfields[i][1])
-    name, value = ev.fields[p.field_index]
-    sig_name, sig_value = policy.canonicalize_headers([(name, RE_BTAG.sub(b"\\1", value))])[0]
-    h.update(sig_name + b":" + sig_value.rstrip())
+    h, picked = header_hash(ev, p, canon_fields)
     digest = h.digest()
     try:
         signature = base64.b64decode(_WSP.sub(b"", p.tags[b"b"]))
     except (binascii.Error, ValueError):
         return _result(p, Result.PERMERROR, Reason.MALFORMED_SIGNATURE, "b= is not valid base64")
 
-    chosen = keys[0]
-    sig_ok = False
+    # Every candidate is tried, not only until one passes, so that the report can say
+    # which source's key verified and whether the other sources agree.
+    passing: list[_Candidate] = []
     for cand in keys:
-        if _verify(cand[2], signature, digest, crypto_hash):
-            chosen, sig_ok = cand, True
-            break
-    lk, txt, key = chosen
-    use = KeyUse(lookup=lk, record=txt, key_type=key.key_type, key_bits=key.bits, fingerprint=key.fingerprint)
+        ok = _verify(cand.key, signature, digest, crypto_hash)
+        trials[cand.trial] = dataclasses.replace(trials[cand.trial], outcome="pass" if ok else "fail")
+        if ok:
+            passing.append(cand)
+    sig_ok = bool(passing)
+    chosen = min(passing, key=lambda c: _rank(c.lookup)) if passing else keys[0]
+    key = chosen.key
+    use = KeyUse(lookup=chosen.lookup, record=chosen.record, key_type=key.key_type, key_bits=key.bits, fingerprint=key.fingerprint)
     common = dict(
         body_hash_ok=body_ok,
         signature_ok=sig_ok,
         key=use,
+        key_trials=tuple(trials),
         key_candidates=len(keys),
         body_bytes_total=total,
         body_bytes_signed=signed_len,
@@ -342,6 +432,50 @@ def _check_one(
             **common,
         )
     return _result(p, Result.PASS, None, None, **common)
+
+
+#: dkimpy's ``RE_BTAG`` (the b= value, emptied before hashing), with its optional-FWS
+#: group per base64 character folded into one character class: same matches, but about
+#: 40 us less per signature. tests/test_canonical.py compares the two.
+BTAG = re.compile(rb"([;\s]b\s*=)(?:[\sA-Za-z0-9+/=]*[A-Za-z0-9+/=])?(?:\r?\n\Z)?")
+_WSP_RUN = re.compile(rb"  [\t ]*|\t[\t ]*| \t[\t ]*")
+
+
+def canonical_body(policy: CanonicalizationPolicy, body: bytes) -> bytes:
+    """The canonical body, byte for byte what dkimpy's ``canonicalize_body`` returns.
+
+    dkimpy's relaxed form runs ``re.sub(b"[\\t ]+", b" ", body)``, which rewrites every
+    single space of the body: about 0.3 ms a message, more than the RSA check. Here
+    only runs that change (two or more blanks, or any tab) are rewritten, and lines
+    are stripped only when some line ends in a blank. tests/test_canonical.py compares both
+    on random input.
+    """
+    if policy.body_algorithm is not Relaxed:
+        return bytes(policy.canonicalize_body(body))
+    tab = b"\t" in body  # memchr: cheap, and lets a tab-free body skip the tab searches
+    if b" \r\n" in body or (tab and b"\t\r\n" in body):
+        lines = body.split(b"\r\n")
+        last = lines.pop()
+        body = b"\r\n".join([line.rstrip(b" \t") for line in lines] + [last])
+        tab = b"\t" in body
+    if tab or b"  " in body:
+        body = _WSP_RUN.sub(b" ", body)
+    return bytes(correct_empty_body(strip_trailing_lines(body)))
+
+
+def canonical_field(policy: CanonicalizationPolicy, field: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """One canonical header field, byte for byte what dkimpy's ``canonicalize_headers`` gives.
+
+    Same reason as :func:`canonical_body`: dkimpy runs two module-level ``re.sub`` per
+    field; here a field without folded or repeated blanks costs two ``bytes`` scans.
+    """
+    if policy.header_algorithm is not Relaxed:
+        return policy.canonicalize_headers([field])[0]  # type: ignore[no-any-return]
+    name, value = field
+    value = value.replace(b"\r\n", b"").replace(b"\n", b"")
+    if b"\t" in value or b"  " in value:
+        value = _WSP_RUN.sub(b" ", value)
+    return name.lower().rstrip(), value.strip() + b"\r\n"
 
 
 def _verify(key: ParsedKey, signature: bytes, digest: bytes, crypto_hash: hashes.HashAlgorithm) -> bool:

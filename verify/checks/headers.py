@@ -6,7 +6,8 @@ Pure and cheap: no full MIME parse, only the fields intake already split.
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 
 from verify.model import HeaderField
 
@@ -16,6 +17,7 @@ SINGLETONS = ("from", "sender", "reply-to", "to", "cc", "subject", "date", "mess
 VISIBLE = ("from", "sender", "reply-to", "to", "cc", "subject", "date")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_date(value: str) -> int | None:
     """An RFC 5322 date as Unix time, or None when it cannot be read."""
     try:
@@ -52,11 +54,38 @@ def reference_time(headers: Sequence[HeaderField]) -> tuple[int | None, str | No
 
 def from_addresses(headers: Sequence[HeaderField]) -> list[tuple[str, str]]:
     """Every (display name, address) in every From field, top to bottom."""
-    values = [h.value for h in headers if h.name.lower() == "from"]
-    return [(n, a) for n, a in email.utils.getaddresses(values) if a or n]
+    return list(_addresses(tuple(h.value for h in headers if h.name.lower() == "from")))
+
+
+@functools.lru_cache(maxsize=8192)
+def _addresses(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    # Cached: the stdlib address parser is slow and a mailbox repeats its senders.
+    return tuple((n, a) for n, a in getaddresses(list(values)) if a or n)
+
+
+def getaddresses(values: Sequence[str]) -> list[tuple[str, str]]:
+    """``email.utils.getaddresses``, except that comments nested past the parser's recursion
+    (a From of 1,000 ``(``, found by the fuzzer) read as no address instead of a crash."""
+    try:
+        return email.utils.getaddresses(list(values))
+    except RecursionError:
+        return []
 
 
 def address_domain(addr: str) -> str | None:
     local, at, domain = addr.rpartition("@")
     domain = domain.strip().strip(">").rstrip(".").lower()
     return domain if at and local and domain else None
+
+
+def duplicates(headers: Sequence[HeaderField], by_name: Mapping[str, Sequence[HeaderField]] | None = None) -> dict[str, list[int]]:
+    """Singleton fields (:data:`SINGLETONS`) present more than once: name -> field indexes.
+    ``by_name`` (fields by lower-case name), when the caller has it, saves a pass."""
+    if by_name is not None:
+        return {n: [h.index for h in by_name[n]] for n in SINGLETONS if len(by_name.get(n, ())) > 1}
+    seen: dict[str, list[int]] = {}
+    for h in headers:
+        name = h.name.lower()
+        if name in SINGLETONS:
+            seen.setdefault(name, []).append(h.index)
+    return {n: seen[n] for n in SINGLETONS if len(seen.get(n, ())) > 1}

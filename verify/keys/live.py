@@ -6,14 +6,20 @@ timeouts mean we could not ask (temporary): the report must not confuse the two.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
 import dns.rdatatype
 import dns.resolver
+import dns.rrset
 
 from verify.errors import UsageError
 from verify.keys import normalize_name, utcnow_iso
+from verify.keys.dnssec import Validator, resolver_query, root_anchors
 from verify.keys.zonefile import txt_strings
 from verify.model import KeyLookup
 
@@ -40,11 +46,22 @@ def parse_resolver(spec: str) -> tuple[str, int]:
 
 
 class LiveDnsSource:
-    """Ask one resolver (``--resolver``) or the system's, each lookup bounded by ``timeout``."""
+    """Ask one resolver (``--resolver``) or the system's, each lookup bounded by ``timeout``.
+
+    With ``dnssec`` the answer is fetched with its RRSIGs and validated from
+    ``anchors`` (the root key unless given) by :mod:`verify.keys.dnssec`; each answer
+    then says ``secure``, ``insecure``, ``bogus`` or ``unknown``.
+    """
 
     source = "dns"
 
-    def __init__(self, resolver: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        resolver: str | None = None,
+        timeout: float = 5.0,
+        dnssec: bool = False,
+        anchors: Mapping[dns.name.Name, dns.rrset.RRset] | None = None,
+    ) -> None:
         if resolver:
             host, port = parse_resolver(resolver)
             self._resolver = dns.resolver.Resolver(configure=False)
@@ -60,13 +77,22 @@ class LiveDnsSource:
         self._resolver.lifetime = timeout
         self._resolver.timeout = timeout
         self._resolver.cache = None
+        self._validator: Validator | None = None
+        if dnssec:
+            # DO asks for RRSIGs; CD asks a validating resolver for the data even when
+            # it is bogus, so that the report can name it instead of a bare SERVFAIL.
+            self._resolver.use_edns(0, dns.flags.DO, 1232)
+            self._resolver.flags = dns.flags.RD | dns.flags.CD
+            self._validator = Validator(anchors if anchors is not None else root_anchors(), resolver_query(self._resolver))
 
     def lookup(self, name: str) -> KeyLookup:
         qname = normalize_name(name)
         when = utcnow_iso()
 
-        def answer(status: str, txt: tuple[str, ...] = (), detail: str | None = None) -> KeyLookup:
-            return KeyLookup(qname, self.source, self.origin, when, status, txt, detail=detail)
+        def answer(status: str, txt: tuple[str, ...] = (), detail: str | None = None, **kw: Any) -> KeyLookup:
+            if self._validator is not None and "dnssec" not in kw:
+                kw.update(dnssec="unknown", dnssec_detail="not validated: negative or failed answers are not checked")
+            return KeyLookup(qname, self.source, self.origin, when, status, txt, detail=detail, **kw)
 
         try:
             ans = self._resolver.resolve(qname + ".", "TXT", raise_on_no_answer=False, search=False)
@@ -83,4 +109,8 @@ class LiveDnsSource:
         txt = tuple(txt_strings(rd) for rd in ans.rrset if rd.rdtype == dns.rdatatype.TXT)
         cname = ans.canonical_name.to_text().rstrip(".").lower()
         detail = f"CNAME to {cname}" if cname != qname else None
-        return answer("found", txt, detail)
+        if self._validator is None or ans.response is None:
+            return answer("found", txt, detail)
+        status = self._validator.answer_status(dns.name.from_text(qname + "."), ans.response)
+        rrsigs = tuple(r.to_text() for r in ans.response.answer if r.rdtype == dns.rdatatype.RRSIG)
+        return answer("found", txt, detail, dnssec=status.state, dnssec_detail=status.detail, rrsigs=rrsigs)

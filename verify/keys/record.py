@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -45,11 +46,24 @@ class ParsedKey:
     flags: tuple[str, ...]  # t=, e.g. ("y",) for testing, ("s",) for strict i=
 
 
+def fingerprint(pub: rsa.RSAPublicKey | ed25519.Ed25519PublicKey) -> str:
+    """SHA-256 (hex) of the key as DKIM publishes it: RSA SubjectPublicKeyInfo DER, raw Ed25519."""
+    if isinstance(pub, rsa.RSAPublicKey):
+        der = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    else:
+        der = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(der).hexdigest()
+
+
+# Cached: a scan meets the same dozen records in every message, and decoding one (DER,
+# fingerprint) costs as much as verifying a signature. ParsedKey is frozen; errors are
+# not cached, so a bad record is re-judged (and re-explained) each time.
+@functools.lru_cache(maxsize=4096)
 def parse_key_record(txt: str) -> ParsedKey:
     """Decode one TXT record; raise :class:`KeyRecordError` with the precise rule broken."""
     raw = txt.encode("utf-8", errors="surrogateescape")
     if len(raw) > limits.MAX_KEY_RECORD_BYTES:
-        raise KeyRecordError(Reason.KEY_MALFORMED, f"key record is {len(raw)} bytes, over the {limits.MAX_KEY_RECORD_BYTES}-byte limit")
+        raise KeyRecordError(Reason.LIMIT_REACHED, f"key record is {len(raw)} bytes, over the {limits.MAX_KEY_RECORD_BYTES}-byte limit")
     try:
         tags = parse_tag_value(raw)
     except InvalidTagValueList as exc:
@@ -84,15 +98,19 @@ def parse_key_record(txt: str) -> ParsedKey:
             raise KeyRecordError(Reason.KEY_MALFORMED, "key record says k=rsa but p= holds another key type")
         bits = pub.key_size
         if bits > limits.MAX_RSA_BITS:
-            raise KeyRecordError(Reason.KEY_MALFORMED, f"RSA key of {bits} bits is over the {limits.MAX_RSA_BITS}-bit limit")
-        spki = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        return ParsedKey("rsa", bits, pub, hashlib.sha256(spki).hexdigest(), hashes, services, flags)
+            raise KeyRecordError(Reason.LIMIT_REACHED, f"RSA key of {bits} bits is over the {limits.MAX_RSA_BITS}-bit limit")
+        e_bits = pub.public_numbers().e.bit_length()
+        if e_bits > limits.MAX_RSA_EXPONENT_BITS:
+            raise KeyRecordError(
+                Reason.LIMIT_REACHED, f"RSA public exponent of {e_bits} bits is over the {limits.MAX_RSA_EXPONENT_BITS}-bit limit"
+            )
+        return ParsedKey("rsa", bits, pub, fingerprint(pub), hashes, services, flags)
     if k == b"ed25519":
         # RFC 8463 section 4: p= is the bare 32-byte public key, base64-encoded.
         if len(der) != 32:
             raise KeyRecordError(Reason.KEY_MALFORMED, f"ed25519 key must be 32 bytes, p= holds {len(der)}")
         pub_ed = ed25519.Ed25519PublicKey.from_public_bytes(der)
-        return ParsedKey("ed25519", 256, pub_ed, hashlib.sha256(der).hexdigest(), hashes, services, flags)
+        return ParsedKey("ed25519", 256, pub_ed, fingerprint(pub_ed), hashes, services, flags)
     raise KeyRecordError(Reason.UNSUPPORTED_ALGORITHM, f"key type k={_s(k)} is not supported (rsa, ed25519)")
 
 

@@ -9,7 +9,6 @@ medium's escaping (rich ``Text`` without markup, ``html.escape``, Markdown escap
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verify.model import HeaderField, KeyLookup, Report, Verdict
@@ -124,8 +123,9 @@ def build(report: Report) -> list[Block]:
             def label(h: HeaderField) -> str:
                 return h.name if counts[h.name.lower()] == 1 else f"{h.name} (field #{h.index + 1})"
 
-            signed = [label(h) for h in visible if h.index in s.covered_header_indexes]
-            unsigned = [label(h) for h in visible if h.index not in s.covered_header_indexes]
+            covered = set(s.covered_header_indexes)
+            signed = [label(h) for h in visible if h.index in covered]
+            unsigned = [label(h) for h in visible if h.index not in covered]
             if s.body_bytes_total is None:
                 body = "not checked"
             elif s.body_length is None:
@@ -137,18 +137,54 @@ def build(report: Report) -> list[Block]:
 
     if report.caveats:
         blocks += [Heading("Caveats"), Bullets(tuple((c.code, safe(c.message)) for c in report.caveats))]
+    # Imported here: chain_blocks builds the Block types this module defines.
+    from verify.render.chain_blocks import chain_blocks
+
+    blocks += chain_blocks(report)
     if report.keys:
-        blocks += [Heading("Keys"), _keys_table(report.keys)]
+        blocks += [Heading("Keys"), _keys_table(report)]
+        notes = tuple((lk.dnssec, safe(f"{lk.name} ({lk.source}): {lk.dnssec_detail}")) for lk in report.keys if lk.dnssec_detail)
+        if notes:
+            blocks.append(Bullets(notes))
     blocks += [Heading("What this proves"), Para(PROVES), Heading("What it does not prove"), Para(DOES_NOT_PROVE)]
     return blocks
 
 
-def _keys_table(keys: Sequence[KeyLookup]) -> Table:
+def _served(lk: KeyLookup, report: Report) -> str:
+    """Which signatures this answer served, and how: verified, also verifies, no match, ..."""
+    out = []
+    for s in report.signatures:
+        outcomes = [t.outcome for t in s.key_trials if t.lookup == lk]
+        if not outcomes:
+            continue
+        if s.key is not None and s.key.lookup == lk and s.signature_ok:
+            what = "verified"
+        elif "pass" in outcomes:
+            what = "verifies too"
+        elif "fail" in outcomes:
+            what = "no match"
+        else:
+            what = outcomes[0]
+        out.append(f"#{s.index + 1} {what}")
+    for i in report.arc.instances if report.arc is not None else ():
+        if f"{i.ams_selector}._domainkey.{i.ams_domain}".lower() == lk.name:
+            out.append(f"ARC i={i.i} message signature " + ("valid" if i.ams_valid else "not valid"))
+        if f"{i.seal_selector}._domainkey.{i.seal_domain}".lower() == lk.name:
+            out.append(f"ARC i={i.i} seal " + ("valid" if i.seal_valid else "not valid"))
+    return ", ".join(out) or "-"
+
+
+def _keys_table(report: Report) -> Table:
     rows = []
-    for lk in keys:
+    for lk in report.keys:
         recs = key_records(lk)
         good = [r for r in recs if r["error"] is None]
-        size = ", ".join(f"{r['key_type']} {r['key_bits']}" for r in good) or ("; ".join(str(r["error"]) for r in recs) or "-")
+        size = ", ".join(f"{r['key_type']} {r['key_bits']}" for r in good) or ("; ".join(str(r["error"]) for r in recs) or lk.status)
         fp = ", ".join(str(r["fingerprint"])[:16] for r in good) or "-"
-        rows.append((safe(lk.name), lk.source, safe(lk.origin), lk.retrieved_at, lk.status, lk.dnssec, safe(size), fp))
-    return Table(("name", "source", "origin", "retrieved", "status", "DNSSEC", "key", "SHA-256 (first 16)"), tuple(rows))
+        source = lk.source + (" (recorded)" if lk.recorded_in else "")
+        origin = lk.origin + (f" via {lk.recorded_in}" if lk.recorded_in else "")
+        when = lk.retrieved_at
+        if lk.first_seen or lk.last_seen:
+            when = f"seen {(lk.first_seen or '?')[:10]} to {(lk.last_seen or '?')[:10]}"
+        rows.append((safe(lk.name), source, safe(origin), safe(when), lk.dnssec, safe(size), fp, _served(lk, report)))
+    return Table(("name", "source", "origin", "when", "DNSSEC", "key", "SHA-256 (first 16)", "signatures"), tuple(rows))

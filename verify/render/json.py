@@ -7,8 +7,11 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from verify.evidence import evidence_block
+from verify.key_caveats import sources_agree
 from verify.keys.record import KeyRecordError, parse_key_record
-from verify.model import SCHEMA_VERSION, KeyLookup, Report, SignatureResult
+from verify.model import SCHEMA_VERSION, KeyLookup, KeyTrial, Report, SignatureResult
+from verify.render.chain_json import chain_to_dict
 
 _MESSAGE_FIELDS = ("from", "sender", "reply-to", "to", "cc", "date", "subject", "message-id")
 
@@ -53,7 +56,22 @@ def lookup_to_dict(lk: KeyLookup) -> dict[str, Any]:
         "first_seen": lk.first_seen,
         "last_seen": lk.last_seen,
         "detail": lk.detail,
+        "dnssec_detail": lk.dnssec_detail,
+        "recorded_in": lk.recorded_in,
         "records": records,
+    }
+
+
+def trial_to_dict(t: KeyTrial) -> dict[str, Any]:
+    return {
+        "source": t.lookup.source,
+        "origin": t.lookup.origin,
+        "recorded_in": t.lookup.recorded_in,
+        "status": t.lookup.status,
+        "dnssec": t.lookup.dnssec,
+        "key_bits": t.key_bits,
+        "fingerprint": t.fingerprint,
+        "outcome": t.outcome,
     }
 
 
@@ -79,6 +97,8 @@ def signature_to_dict(s: SignatureResult, report: Report) -> dict[str, Any]:
         "key_origin": k.lookup.origin if k else None,
         "key_fingerprint": k.fingerprint if k else None,
         "key_candidates": s.key_candidates,
+        "key_trials": [trial_to_dict(t) for t in s.key_trials],
+        "key_sources_agree": sources_agree(s),
         "body_hash_ok": s.body_hash_ok,
         "signature_ok": s.signature_ok,
         "result": s.result.value,
@@ -92,9 +112,13 @@ def signature_to_dict(s: SignatureResult, report: Report) -> dict[str, Any]:
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
+    found: dict[str, list[str]] = {name: [] for name in _MESSAGE_FIELDS}
+    for h in report.headers:  # one pass over the fields, not one per name (a scan does this per message)
+        values = found.get(h.name.lower())
+        if values is not None:
+            values.append(h.value)
     message: dict[str, Any] = {}
-    for name in _MESSAGE_FIELDS:
-        values = [h.value for h in report.header(name)]
+    for name, values in found.items():
         message[name.replace("-", "_")] = values[0] if len(values) == 1 else (values or None)
     d: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -109,7 +133,9 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "caveats": [{"code": c.code, "message": c.message, "signature": c.signature, "header": c.header} for c in report.caveats],
         "signatures": [signature_to_dict(s, report) for s in report.signatures],
         "keys": [lookup_to_dict(k) for k in report.keys],
+        "evidence": evidence_block(report),
     }
+    d.update(chain_to_dict(report))
     d.update(report.extra)
     return d
 

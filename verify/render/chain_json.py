@@ -1,0 +1,96 @@
+"""The header chain in the JSON view (README, "JSON"): route, findings, recorded results, ARC.
+
+Field names are a contract (``received``, ``timeline_findings``, ``recorded_results``,
+``arc``, ``header_findings``); fields may be added, none renamed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from verify.checks.arc import NO_CHAIN
+from verify.model import ArcResult, Finding, Hop, RecordedResult, Report
+
+
+def _iso(t: int | None) -> str | None:
+    if t is None:
+        return None
+    try:
+        return _dt.datetime.fromtimestamp(t, _dt.UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def hop_to_dict(h: Hop) -> dict[str, Any]:
+    return {
+        "index": h.index,
+        "from_host": h.from_host,
+        "from_rdns": h.from_rdns,
+        "by_host": h.by_host,
+        "ip": h.ip,
+        "protocol": h.protocol,
+        "id": h.id,
+        "for": h.for_,
+        "timestamp": h.timestamp,
+        "timestamp_iso": _iso(h.timestamp),
+        "utc_offset": h.utc_offset,
+        "delay_seconds": h.delay_seconds,
+        "field_index": h.field_index,
+        "note": h.note,
+        "raw": h.raw,
+    }
+
+
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    return {"code": f.code, "message": f.message, "severity": f.severity, "hop": f.hop, "header": f.header, "signature": f.signature}
+
+
+def recorded_to_dict(r: RecordedResult) -> dict[str, Any]:
+    return {
+        "header": r.header,
+        "authserv_id": r.authserv_id,
+        "method": r.method,
+        "result": r.result,
+        "properties": dict(r.properties),
+        "reason": r.reason,
+        "instance": r.instance,
+        "field_index": r.field_index,
+        "sealed": r.sealed,
+        "final_receiver": r.final_receiver,
+    }
+
+
+def arc_to_dict(a: ArcResult | None) -> dict[str, Any]:
+    a = a or NO_CHAIN
+    return {
+        "cv": a.cv,
+        "reason": a.reason,
+        "instances": [
+            {
+                "i": i.i,
+                "ams_domain": i.ams_domain,
+                "ams_selector": i.ams_selector,
+                "ams_valid": i.ams_valid,
+                "seal_domain": i.seal_domain,
+                "seal_selector": i.seal_selector,
+                "seal_valid": i.seal_valid,
+                "seal_cv": i.seal_cv,
+                "timestamp": i.timestamp,
+                "timestamp_iso": _iso(i.timestamp),
+                "aar": i.aar,
+                "aar_authserv_id": i.aar_authserv_id,
+            }
+            for i in a.instances
+        ],
+    }
+
+
+def chain_to_dict(report: Report) -> dict[str, Any]:
+    return {
+        "received": [hop_to_dict(h) for h in report.received],
+        "timeline_findings": [finding_to_dict(f) for f in report.timeline_findings],
+        "recorded_results": [recorded_to_dict(r) for r in report.recorded_results],
+        "arc": arc_to_dict(report.arc),
+        "header_findings": [finding_to_dict(f) for f in report.header_findings],
+    }

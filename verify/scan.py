@@ -1,0 +1,794 @@
+"""``provenance scan``: every message of a leak, in parallel, with a corpus summary.
+
+The parent process reads the mailboxes (:mod:`verify.mailbox`), looks up each key
+once, and hands batches of messages plus the key answers they need to worker
+processes; workers run the same engine as ``check`` and send back each message's
+JSON line, CSV row and the few facts the summary needs. Results are written in input
+order, so ``--resume`` can trust that every line in the file is a finished message.
+
+A message that cannot be examined becomes a row with verdict ``error`` and the scan
+goes on. mbox quoting (``>From ``) is undone before checking and always reported:
+caveat ``mbox-from-unquoted``, or ``mbox-from-left-quoted`` when only the bytes as
+stored pass the body hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import functools
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import signal
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import IO, Any, TextIO
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from verify import engine, intake, mailbox
+from verify.checks.headers import parse_date
+from verify.errors import InputError, UsageError
+from verify.keys import KeyStore
+from verify.mailbox import Item, Source
+from verify.model import FileInfo, KeyLookup, Repair, Report
+from verify.render.escape import safe
+from verify.render.json import error_to_dict
+
+VERDICTS = ("verified", "weak", "failed", "unverifiable", "unsigned", "error")
+#: Messages per batch handed to a worker, and the most bytes in one batch.
+BATCH_MESSAGES = 48
+BATCH_BYTES = 4 << 20
+#: Rows listed by name in the summary's follow-up table (all are in --jsonl/--csv).
+FOLLOW_UP_ROWS = 25
+TOP_DOMAINS = 20
+
+CSV_FIELDS = (
+    "path",
+    "index",
+    "offset",
+    "verdict",
+    "error",
+    "from",
+    "from_domain",
+    "to",
+    "subject",
+    "date",
+    "year",
+    "message_id",
+    "signing_domains",
+    "selectors",
+    "results",
+    "reasons",
+    "caveats",
+    "key_bits",
+    "size",
+    "sha256",
+    "summary",
+)
+
+# ---------------------------------------------------------------------------
+# One message
+
+
+def message_report(data: bytes, source: Source, keys: KeyStore) -> Report:
+    """The report for one message's bytes; mbox quoting is undone and said so.
+
+    The bytes as stored are what ``file`` describes (size, SHA-256). If un-quoting
+    ``>From `` lines leaves every body hash failing while the stored bytes pass one,
+    the stored bytes are the evidence (the ``>`` was there when it was signed).
+    """
+    unquoted, lines = mailbox.unquote_mboxrd(data) if source.mbox else (data, 0)
+    if not lines:
+        return engine.check_bytes(data, source.path, keys)
+    ev = intake.from_bytes(unquoted, source.path)
+    stored_info = FileInfo(source.path, len(data), hashlib.sha256(data).hexdigest())
+    n = f"{lines} line{'s' if lines != 1 else ''}"
+    note = Repair(
+        "mbox-from-unquoted",
+        f"In the mbox, {n} of this message began '>From '; mbox files quote body lines starting 'From ' that way, so one "
+        "'>' was removed (the mboxrd convention) on a copy before verifying. Which mbox variant wrote the file cannot be "
+        "known for sure.",
+    )
+    report = engine.check_evidence(replace(ev, info=stored_info, raw=data, repairs=(*ev.repairs, note)), keys)
+    if report.signatures and not any(s.body_hash_ok for s in report.signatures):
+        stored = intake.from_bytes(data, source.path)
+        kept = Repair(
+            "mbox-from-left-quoted",
+            f"In the mbox, {n} of this message began '>From '. Removing the mbox quote broke the body hash while the bytes "
+            "as stored pass it, so the '>' was already there when the message was signed: it was verified as stored.",
+        )
+        second = engine.check_evidence(replace(stored, repairs=(*stored.repairs, kept)), keys)
+        if any(s.body_hash_ok for s in second.signatures):
+            return second
+    return report
+
+
+Rerun = Callable[[Report, Source], str]
+
+
+def item_dict(item: Item, keys: KeyStore, rerun: Rerun | None = None) -> dict[str, Any]:
+    """The JSON object for one message: ``check --json``'s fields plus ``source``."""
+    if item.data is None:
+        d = error_to_dict(item.source.path, item.error or "could not be read")
+    else:
+        try:
+            report = message_report(item.data, item.source, keys)
+            if rerun is not None:
+                report = replace(report, rerun=rerun(report, item.source))
+            d = report.json()
+        except InputError as exc:
+            d = _error(item, exc.problem)
+        except Exception as exc:  # noqa: BLE001 - one bad message must not stop a scan of 100,000
+            d = _error(item, f"internal error while checking ({type(exc).__name__}: {exc}); please report it")
+    d["source"] = item.source.json()
+    return d
+
+
+def _error(item: Item, problem: str) -> dict[str, Any]:
+    d = error_to_dict(item.source.path, problem)
+    assert item.data is not None
+    d["file"].update(size=len(item.data), sha256=hashlib.sha256(item.data).hexdigest())
+    return d
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the summary needs from one message, read from its JSON object (so lines
+    taken from a ``--resume`` file count exactly like fresh ones)."""
+
+    verdict: str
+    year: str
+    domains: tuple[str, ...]
+    reasons: tuple[str, ...]
+    caveats: tuple[str, ...]
+    error: str | None
+    label: str
+    summary: str
+
+
+def _first(v: Any) -> str | None:
+    if isinstance(v, list):
+        return str(v[0]) if v else None
+    return None if v is None else str(v)
+
+
+def _year(d: dict[str, Any]) -> str:
+    date = _first((d.get("message") or {}).get("date"))
+    t = parse_date(date) if date else None
+    if t is None:
+        return "no date"
+    try:
+        return str(_dt.datetime.fromtimestamp(t, _dt.UTC).year)
+    except (OverflowError, OSError, ValueError):
+        return "no date"
+
+
+def facts(d: dict[str, Any]) -> Facts:
+    src = d.get("source") or {}
+    path, index = str(src.get("path", "?")), src.get("index")
+    sigs = d.get("signatures") or []
+    return Facts(
+        verdict=str(d.get("verdict", "error")),
+        year=_year(d),
+        domains=tuple(sorted({str(s["domain"]) for s in sigs if s.get("domain")})),
+        reasons=tuple(sorted({str(s["reason"]) for s in sigs if s.get("reason")})),
+        caveats=tuple(sorted({str(c["code"]) for c in d.get("caveats") or []})),
+        error=d.get("error"),
+        label=path if index is None else f"{path} #{index}",
+        summary=str(d.get("error") or d.get("summary") or ""),
+    )
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(v: Any) -> str:
+    """A spreadsheet cell; text a spreadsheet would run as a formula gets a leading quote
+    (leaked mail is hostile input, and a Subject can start with '='), and control and
+    bidi characters are shown as escapes, as in every other human view: ``cat`` of the
+    file must not run a Subject's escape sequences (tests/test_terminal_safety.py)."""
+    if v is None:
+        return ""
+    if isinstance(v, list):
+        v = " | ".join(str(x) for x in v)
+    s = str(v)
+    if s.startswith(_FORMULA):
+        s = "'" + s
+    return safe(s, None)
+
+
+def csv_row(d: dict[str, Any], f: Facts) -> list[str]:
+    src = d.get("source") or {}
+    msg = d.get("message") or {}
+    sigs = d.get("signatures") or []
+    fil = d.get("file") or {}
+    values: list[Any] = [
+        src.get("path"),
+        src.get("index"),
+        src.get("offset"),
+        f.verdict,
+        d.get("error"),
+        msg.get("from"),
+        d.get("from_domain"),
+        msg.get("to"),
+        msg.get("subject"),
+        msg.get("date"),
+        f.year if f.year != "no date" else None,
+        msg.get("message_id"),
+        "; ".join(str(s.get("domain")) for s in sigs),
+        "; ".join(str(s.get("selector")) for s in sigs),
+        "; ".join(str(s.get("result")) for s in sigs),
+        "; ".join(f.reasons),
+        "; ".join(f.caveats),
+        "; ".join(str(s.get("key_bits")) for s in sigs if s.get("key_bits")),
+        fil.get("size"),
+        fil.get("sha256"),
+        f.summary,
+    ]
+    return [_cell(v) for v in values]
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7e]")
+
+
+def _u_escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    if c < 0x10000:
+        return f"\\u{c:04x}"
+    c -= 0x10000
+    return f"\\u{0xD800 | (c >> 10):04x}\\u{0xDC00 | (c & 0x3FF):04x}"
+
+
+def json_line(d: dict[str, Any]) -> bytes:
+    """One compact JSON line, ASCII only (``\\uXXXX`` escapes, as ``json.dumps(ensure_ascii=True)``
+    writes them): a JSON line read in a terminal must not carry live control or bidi
+    characters. orjson does the encoding (a quarter of the time of the json module on a
+    full report); anything it refuses (a lone surrogate, an integer over 64 bits from
+    hostile input) goes through the json module instead."""
+    try:
+        b = orjson.dumps(d)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(d, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    if b.isascii() and b"\x7f" not in b:
+        return b
+    # Outside ASCII only inside strings in valid JSON, so escaping each such character is exact.
+    return _NON_ASCII.sub(_u_escape, b.decode("utf-8")).encode("ascii")
+
+
+@dataclass(frozen=True)
+class Row:
+    line: bytes | None
+    csv: list[str] | None
+    facts: Facts
+    size: int
+
+
+@dataclass
+class Job:
+    """What checking a message needs, in the parent or (inherited or rebuilt) in a worker."""
+
+    keys: KeyStore
+    rerun: Rerun | None
+    want_json: bool
+    want_csv: bool
+
+
+def check_items(items: Sequence[Item], job: Job) -> list[Row]:
+    rows = []
+    for it in items:
+        d = item_dict(it, job.keys, job.rerun)
+        f = facts(d)
+        line = json_line(d) if job.want_json else None
+        rows.append(Row(line, csv_row(d, f) if job.want_csv else None, f, it.size))
+    return rows
+
+
+def rerun_command(args: argparse.Namespace, report: Report, source: Source) -> str:
+    """The command that re-runs one message's check, as ``check`` writes it; a message
+    inside an mbox is re-checked by scanning the mbox (``check`` reads one message a file)."""
+    from verify import keycli
+
+    cmd = keycli.rerun_command(args, report, source.path)
+    if source.mbox:
+        cmd = cmd.replace("provenance check", "provenance scan", 1) + f"  # message #{source.index} of the mbox"
+    return cmd
+
+
+# ---------------------------------------------------------------------------
+# Keys: one lookup per name for the whole scan
+
+_KEY_FIELDS = (b"dkim-signature", b"arc-message-signature", b"arc-seal")
+_FIELD_VALUE = re.compile(rb"[ \t]*:(.*(?:\r?\n[ \t].*)*)")
+
+
+def key_names(data: bytes) -> set[str]:
+    """The key names (``s._domainkey.d``) a message's signatures will ask for.
+
+    A cheap read of ``d=`` and ``s=`` in the header section, so the parent can look
+    each key up once before a worker needs it. A name missed here is still looked up
+    by the worker itself, and a name read from a malformed signature costs one spare
+    lookup: this only saves lookups, it decides nothing.
+    """
+    end = data.find(b"\r\n\r\n")
+    if end == -1:
+        end = data.find(b"\n\n")
+    head = data if end == -1 else data[: end + 2]
+    names: set[str] = set()
+    low = head.lower()
+    for name in _KEY_FIELDS:
+        pos = low.find(name)
+        while pos != -1:
+            if pos == 0 or low[pos - 1] == 0x0A:  # at the start of a line
+                m = _FIELD_VALUE.match(head, pos + len(name))
+                if m is not None:
+                    _add_key_name(m.group(1), names)
+            pos = low.find(name, pos + 1)
+    return names
+
+
+def _add_key_name(value: bytes, names: set[str]) -> None:
+    tags = {}
+    for part in value.split(b";"):
+        tag, eq, tag_value = part.partition(b"=")
+        if eq:
+            tags[tag.strip()] = tag_value
+    d, s = tags.get(b"d"), tags.get(b"s")
+    if d and s:
+        dom = d.strip().decode("utf-8", "backslashreplace").lower()
+        sel = s.strip().decode("utf-8", "backslashreplace").lower()
+        if dom and sel:
+            names.add(f"{sel}._domainkey.{dom}")
+
+
+class KeyPrefetch:
+    """Looks each key name up once, in the parent; live DNS lookups run concurrently."""
+
+    def __init__(self, store: KeyStore, threads: int = 8) -> None:
+        self.store = store
+        self._pool = (
+            None if store.offline else ThreadPoolExecutor(max_workers=threads, thread_name_prefix="keys")
+        )  # dnspython resolvers are thread-safe
+        self._pending: dict[str, Future[tuple[KeyLookup, ...]]] = {}
+        self.known: dict[str, tuple[KeyLookup, ...]] = {}
+
+    def answers(self, items: Iterable[Item]) -> dict[str, tuple[KeyLookup, ...]]:
+        names: set[str] = set()
+        for it in items:
+            if it.data is not None:
+                names |= key_names(it.data)
+        for n in names - self.known.keys() - self._pending.keys():
+            if self._pool is None:
+                self.known[n] = self.store.lookup(n)
+            else:
+                self._pending[n] = self._pool.submit(self.store.lookup, n)
+        for n in names & self._pending.keys():
+            self.known[n] = self._pending.pop(n).result()
+        return {n: self.known[n] for n in names}
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+# ---------------------------------------------------------------------------
+# Workers
+
+_WORKER_JOB: Job | None = None
+
+
+def _build_job(store_factory: Callable[[], KeyStore], args: argparse.Namespace, want_json: bool, want_csv: bool) -> Job:
+    return Job(store_factory(), functools.partial(rerun_command, args), want_json, want_csv)
+
+
+def _init_worker(build: Callable[[], Job] | None) -> None:
+    global _WORKER_JOB
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if _WORKER_JOB is None and build is not None:  # spawn: nothing was inherited
+        _WORKER_JOB = build()
+    from verify.verdict import org_domain
+
+    org_domain("warm.example")  # load the Public Suffix List once per process, not per message
+
+
+def _work(items: list[Item], answers: dict[str, tuple[KeyLookup, ...]]) -> list[Row]:
+    assert _WORKER_JOB is not None
+    _WORKER_JOB.keys.prime(answers.items())
+    return check_items(mailbox.load(items), _WORKER_JOB)
+
+
+# ---------------------------------------------------------------------------
+# Summary
+
+
+@dataclass
+class Summary:
+    """Counts for the closing table; fed one :class:`Facts` per message."""
+
+    total: int = 0
+    resumed: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    years: dict[str, Counter[str]] = field(default_factory=dict)
+    domains: dict[str, Counter[str]] = field(default_factory=dict)
+    reasons: Counter[str] = field(default_factory=Counter)
+    caveats: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    follow_up: list[Facts] = field(default_factory=list)
+    follow_up_total: int = 0
+
+    def add(self, f: Facts, resumed: bool = False) -> None:
+        self.total += 1
+        self.resumed += resumed
+        self.verdicts[f.verdict] += 1
+        self.years.setdefault(f.year, Counter())[f.verdict] += 1
+        for dom in f.domains or ("(not examined)" if f.verdict == "error" else "(no signature)",):
+            self.domains.setdefault(dom, Counter())[f.verdict] += 1
+        if f.verdict not in ("verified", "weak", "unsigned"):
+            self.reasons.update(f.reasons)
+        self.caveats.update(f.caveats)
+        if f.error is not None:
+            self.errors[_error_kind(f.error)] += 1
+        if f.verdict in ("failed", "error"):
+            self.follow_up_total += 1
+            if len(self.follow_up) < FOLLOW_UP_ROWS:
+                self.follow_up.append(f)
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+def _error_kind(problem: str) -> str:
+    """Group error messages that differ only in numbers or quoted text."""
+    kind = problem.split(" (")[0] if "(" in problem and not problem.startswith("internal") else problem
+    return _NUMBERS.sub("N", kind)[:100]
+
+
+def _heading(console: Console, title: str) -> None:
+    console.print()
+    console.print(Text(title, style="bold"))
+
+
+def _verdict_table(rows: dict[str, Counter[str]], order: Sequence[str], first: str) -> Table:
+    t = Table()
+    t.add_column(first)
+    for v in VERDICTS:
+        t.add_column(v, justify="right")
+    t.add_column("total", justify="right")
+    for key in order:
+        c = rows[key]
+        t.add_row(Text(safe(key)), *(f"{c[v]:,}" if c[v] else "" for v in VERDICTS), f"{sum(c.values()):,}")
+    return t
+
+
+def render_summary(s: Summary, console: Console, elapsed: float, jobs: int, notes: Sequence[str]) -> None:
+    """The closing tables: verdicts, by year, by signing domain, reasons, caveats, errors,
+    and the failed or broken messages to follow up. Every untrusted string is escaped."""
+    fresh = s.total - s.resumed
+    rate = fresh / elapsed if elapsed > 0 else 0.0
+    head = (
+        f"Scanned {fresh:,} message{'s' if fresh != 1 else ''} in {elapsed:.1f} s ({rate:,.0f} msg/s, {jobs} job{'s' if jobs != 1 else ''})"
+    )
+    if s.resumed:
+        head += f"; {s.resumed:,} more taken from the --resume file"
+    console.print(Text(head + "."))
+    for n in notes:
+        console.print(Text(safe(n)))
+
+    _heading(console, "Verdicts")
+    t = Table()
+    t.add_column("verdict")
+    t.add_column("messages", justify="right")
+    t.add_column("%", justify="right")
+    for v in VERDICTS:
+        t.add_row(v, f"{s.verdicts[v]:,}", f"{100 * s.verdicts[v] / s.total:.1f}" if s.total else "")
+    t.add_row(Text("total", style="bold"), f"{s.total:,}", "")
+    console.print(t)
+
+    _heading(console, "By year of the Date field")
+    console.print(_verdict_table(s.years, sorted(s.years, key=lambda y: (not y.isdigit(), y)), "year"))
+
+    doms = sorted(s.domains, key=lambda d: (-sum(s.domains[d].values()), d))
+    shown = doms[:TOP_DOMAINS]
+    table_rows = {d: s.domains[d] for d in shown}
+    if len(doms) > TOP_DOMAINS:
+        rest: Counter[str] = Counter()
+        for d in doms[TOP_DOMAINS:]:
+            rest.update(s.domains[d])
+        label = f"({len(doms) - TOP_DOMAINS:,} other domains)"
+        table_rows[label] = rest
+        shown.append(label)
+    _heading(console, "By signing domain (d=; a message signed by two domains counts under each)")
+    console.print(_verdict_table(table_rows, shown, "signing domain"))
+
+    for title, counter, what in (
+        ("Why signatures did not pass, in failed and unverifiable messages", s.reasons, "reason"),
+        ("Caveats", s.caveats, "caveat"),
+        ("Errors: messages that could not be examined", s.errors, "problem"),
+    ):
+        if not counter:
+            continue
+        _heading(console, title)
+        t = Table()
+        t.add_column(what)
+        t.add_column("messages", justify="right")
+        for code, count in counter.most_common(15):
+            t.add_row(Text(safe(code)), f"{count:,}")
+        console.print(t)
+
+    if s.follow_up:
+        more = (
+            f" (the first {len(s.follow_up)} of {s.follow_up_total:,}; all are in --jsonl/--csv)"
+            if s.follow_up_total > len(s.follow_up)
+            else ""
+        )
+        _heading(console, f"To follow up: failed and broken messages{more}")
+        for f in s.follow_up:
+            console.print(Text(f"{f.verdict:<7} ") + Text(safe(f.label)), soft_wrap=True)
+            console.print(Text("        " + safe(f.summary)), soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------
+# Outputs and --resume
+
+
+def load_resume(path: str) -> tuple[set[tuple[str, int | None]], list[Facts], int | None]:
+    """Messages already reported in a --jsonl file: their keys, their facts, and where a
+    torn last line starts (the scan died while writing it), if any."""
+    done: set[tuple[str, int | None]] = set()
+    found: list[Facts] = []
+    torn: int | None = None
+    if not os.path.exists(path):
+        return done, found, None
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the --resume file ({exc.strerror or exc})") from None
+    with fh:
+        pos = 0
+        for raw in fh:
+            line_start, pos = pos, pos + len(raw)
+            try:
+                d = json.loads(raw)
+            except ValueError:
+                if raw.endswith(b"\n"):
+                    raise UsageError(f"{path}: line at byte {line_start} is not JSON; is this a `scan --jsonl` file?") from None
+                torn = line_start
+                break
+            src = d.get("source") if isinstance(d, dict) else None
+            if not isinstance(src, dict) or "path" not in src:
+                raise UsageError(f"{path}: a line has no 'source'; is this a `scan --jsonl` file?")
+            if not raw.endswith(b"\n"):
+                torn = line_start  # complete JSON but no line end: rewrite it
+                break
+            done.add(mailbox.resume_key(str(src["path"]), src.get("index") if src.get("offset") is not None else None))
+            found.append(facts(d))
+    return done, found, torn
+
+
+class Outputs:
+    """The --jsonl and --csv files, written in input order and flushed per batch."""
+
+    def __init__(self, jsonl: str | None, csv_path: str | None, append_jsonl: bool, torn: int | None, append_csv: bool) -> None:
+        self.jsonl: IO[bytes] | None = None
+        self.csv_fh: IO[str] | None = None
+        self.csv: Any = None
+        try:
+            if jsonl:
+                if append_jsonl and torn is not None:
+                    with open(jsonl, "r+b") as fh:
+                        fh.truncate(torn)
+                self.jsonl = open(jsonl, "ab" if append_jsonl else "wb")
+            if csv_path:
+                exists = append_csv and os.path.exists(csv_path) and os.path.getsize(csv_path) > 0
+                self.csv_fh = open(csv_path, "a" if exists else "w", encoding="utf-8", newline="")
+                self.csv = csv.writer(self.csv_fh)
+                if not exists:
+                    self.csv.writerow(CSV_FIELDS)
+        except OSError as exc:
+            self.close()
+            raise UsageError(f"{exc.filename}: cannot write ({exc.strerror or exc})") from None
+
+    def write(self, rows: Sequence[Row]) -> None:
+        if self.jsonl is not None:
+            self.jsonl.write(b"".join(r.line + b"\n" for r in rows if r.line is not None))
+            self.jsonl.flush()
+        if self.csv is not None:
+            self.csv.writerows(r.csv for r in rows if r.csv is not None)
+            assert self.csv_fh is not None
+            self.csv_fh.flush()
+
+    def close(self) -> None:
+        for fh in (self.jsonl, self.csv_fh):
+            if fh is not None:
+                fh.close()
+
+
+# ---------------------------------------------------------------------------
+# The scan
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _batches(items: Iterator[Item], done: set[tuple[str, int | None]], on_skip: Callable[[Item], None]) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    size = 0
+    for it in items:
+        if done and it.source.key in done:
+            on_skip(it)
+            continue
+        batch.append(it)
+        size += len(it.data or b"")
+        if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+class _Progress:
+    """A rich progress bar on stderr: bytes read (for the ETA), messages and their rate."""
+
+    def __init__(self, stderr: TextIO, total: int, quiet: bool) -> None:
+        self.messages = 0
+        self.started = time.perf_counter()
+        self._bar: Any = None
+        if quiet:
+            return
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        console = Console(file=stderr, highlight=False)
+        self._bar = Progress(
+            TextColumn("scanning"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[messages]:,} messages"),
+            TextColumn("{task.fields[rate]:,.0f} msg/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task = self._bar.add_task("scan", total=max(total, 1), messages=0, rate=0.0)
+        self._bar.start()
+
+    def advance(self, nbytes: int, messages: int) -> None:
+        self.messages += messages
+        if self._bar is not None:
+            elapsed = time.perf_counter() - self.started
+            self._bar.update(self._task, advance=nbytes, messages=self.messages, rate=self.messages / elapsed if elapsed else 0.0)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            task = self._bar.tasks[0]
+            self._bar.update(self._task, completed=task.total)
+            self._bar.stop()
+
+
+def run(args: argparse.Namespace, store: KeyStore, store_factory: Callable[[], KeyStore], stdout: TextIO, stderr: TextIO) -> int:
+    """Run ``provenance scan``; 0 when the scan ran (whatever the verdicts)."""
+    jobs = args.jobs or default_jobs()
+    plan = mailbox.plan(args.paths)
+    jsonl = args.jsonl
+    done: set[tuple[str, int | None]] = set()
+    resumed: list[Facts] = []
+    torn = None
+    append_jsonl = False
+    if args.resume:
+        done, resumed, torn = load_resume(args.resume)
+        if jsonl is None:
+            jsonl = args.resume
+        append_jsonl = os.path.abspath(jsonl) == os.path.abspath(args.resume)
+    outputs = Outputs(jsonl, args.csv, append_jsonl, torn, append_csv=bool(args.resume))
+    summary = Summary()
+    for f in resumed:
+        summary.add(f, resumed=True)
+    notes = []
+    if plan.skipped:
+        notes.append(f"{plan.skipped:,} files in the folders were not read (not .eml, .msg or .mbox).")
+    if torn is not None:
+        notes.append(
+            f"The last line of {args.resume} was cut off (the previous scan stopped while writing it); that message was checked again."
+        )
+    want_json, want_csv = outputs.jsonl is not None, outputs.csv is not None
+    job = Job(store, functools.partial(rerun_command, args), want_json, want_csv)
+
+    workers = None
+    progress = None
+    try:
+        # Worker processes first: they fork before any thread (progress, DNS) exists.
+        workers = _Workers(jobs, job, functools.partial(_build_job, store_factory, args, want_json, want_csv)) if jobs > 1 else None
+        progress = _Progress(stderr, plan.total_bytes, args.quiet)
+
+        def handle(rows: Sequence[Row]) -> None:
+            outputs.write(rows)
+            for r in rows:
+                summary.add(r.facts)
+            assert progress is not None
+            progress.advance(sum(r.size for r in rows), len(rows))
+
+        def skip(it: Item) -> None:
+            assert progress is not None
+            progress.advance(it.size, 0)
+
+        batches = _batches(mailbox.iter_messages(plan), done, skip)
+        if workers is None:
+            for batch in batches:
+                handle(check_items(batch, job))
+        else:
+            workers.run(batches, handle)
+    finally:
+        if progress is not None:
+            progress.finish()
+        if workers is not None:
+            workers.close()
+        outputs.close()
+    elapsed = time.perf_counter() - progress.started
+    console = Console(file=stdout, highlight=False, emoji=False, soft_wrap=False, width=None if stdout.isatty() else 120)
+    render_summary(summary, console, elapsed, jobs, notes)
+    return 0
+
+
+def _ready() -> bool:
+    return True
+
+
+class _Workers:
+    """``jobs`` worker processes checking batches, results taken back in input order."""
+
+    def __init__(self, jobs: int, job: Job, build: Callable[[], Job]) -> None:
+        global _WORKER_JOB
+        self.jobs = jobs
+        # fork: workers inherit the loaded key files and modules, copied before any
+        # thread starts; elsewhere (spawn) each worker builds its own.
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        inherited = ctx.get_start_method() == "fork"
+        if inherited:
+            from verify.verdict import org_domain
+
+            org_domain("warm.example")  # parse the Public Suffix List once, here, for every worker
+        _WORKER_JOB = job if inherited else None
+        self.pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(None if inherited else build,)
+        )
+        self.pool.submit(_ready).result()  # with fork, this starts every worker now
+        self.prefetch = KeyPrefetch(job.keys)
+
+    def run(self, batches: Iterator[list[Item]], handle: Callable[[Sequence[Row]], None]) -> None:
+        window: deque[Future[list[Row]]] = deque()
+        try:
+            for batch in batches:
+                answers = self.prefetch.answers(batch)
+                # An mbox message's bytes are re-read by the worker from the file (page
+                # cache) rather than pickled through a pipe: that halves the parent's work.
+                window.append(self.pool.submit(_work, [it.without_data() for it in batch], answers))
+                while len(window) > 2 * self.jobs:
+                    handle(window.popleft().result())
+            while window:
+                handle(window.popleft().result())
+        except BrokenProcessPool:
+            raise UsageError(
+                "a worker process died (out of memory?); the reports written so far are kept: re-run with --resume FILE.jsonl"
+            ) from None
+
+    def close(self) -> None:
+        global _WORKER_JOB
+        self.prefetch.close()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        _WORKER_JOB = None
