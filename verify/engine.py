@@ -11,6 +11,7 @@ import time
 
 from verify import __version__, chain, intake
 from verify.checks import arc, dkim
+from verify.checks import mime as mime_check
 from verify.checks.headers import reference_time
 from verify.intake import Evidence
 from verify.keys import KeyStore
@@ -24,8 +25,12 @@ def default_store() -> KeyStore:
     return KeyStore(dns=LiveDnsSource())
 
 
-def check_evidence(ev: Evidence, keys: KeyStore | None = None, now: int | None = None) -> Report:
-    """Run every check on evidence already read, fetching keys through ``keys``."""
+def check_evidence(ev: Evidence, keys: KeyStore | None = None, now: int | None = None, mime: bool = False) -> Report:
+    """Run every check on evidence already read, fetching keys through ``keys``.
+
+    ``mime`` adds the attachment list and MIME defects (a full MIME parse through
+    mail-parser, about 0.5 ms a message): on for single messages, off for bulk scans.
+    """
     store = keys if keys is not None else default_store()
     headers = ev.headers()
     prepared = dkim.prepare(ev)
@@ -67,14 +72,15 @@ def check_evidence(ev: Evidence, keys: KeyStore | None = None, now: int | None =
         recorded_results=hc.recorded_results,
         arc=arc_result,
         header_findings=hc.header_findings,
+        mime=mime_check.analyse(ev.wire) if mime else None,
     )
 
 
-def check_bytes(data: bytes, path: str = "<bytes>", keys: KeyStore | None = None, now: int | None = None) -> Report:
+def check_bytes(data: bytes, path: str = "<bytes>", keys: KeyStore | None = None, now: int | None = None, mime: bool = False) -> Report:
     """Check a message held in memory; ``path`` only names it in the report."""
-    return check_evidence(intake.from_bytes(data, path), keys, now)
+    return check_evidence(intake.from_bytes(data, path), keys, now, mime)
 
 
-def check_file(path: str | os.PathLike[str], keys: KeyStore | None = None, now: int | None = None) -> Report:
+def check_file(path: str | os.PathLike[str], keys: KeyStore | None = None, now: int | None = None, mime: bool = True) -> Report:
     """Check one message file, read read-only and never modified."""
-    return check_evidence(intake.read_file(path), keys, now)
+    return check_evidence(intake.read_file(path), keys, now, mime)

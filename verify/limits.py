@@ -44,3 +44,7 @@ MAX_COMMENT_DEPTH = 32
 #: Most Received fields read as hops (the topmost ones). RFC 5321 6.3 has servers treat
 #: 100 Received fields as a mail loop, so real mail never carries more.
 MAX_HOPS = 100
+#: Largest message whose MIME structure (attachments, defects) ``check`` analyses.
+MAX_MIME_ANALYSIS_BYTES = 64 * 1024 * 1024
+#: Most attachments listed for one message.
+MAX_ATTACHMENTS = 500

@@ -282,6 +282,25 @@ class ArcResult:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """One attachment as the MIME structure gives it; the digest is of the decoded content."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class MimeResult:
+    """Attachments and MIME/header defects; ``analysed`` is False when a limit or error stopped it."""
+
+    attachments: tuple[Attachment, ...]
+    findings: tuple[Finding, ...]
+    analysed: bool
+
+
+@dataclass(frozen=True)
 class Report:
     """The whole finding for one message; truthy only when the verdict is ``verified``."""
 
@@ -304,6 +323,7 @@ class Report:
     arc: ArcResult | None = None
     header_findings: tuple[Finding, ...] = ()
     rerun: str | None = None  # the command that reproduces this report offline (set by the CLI)
+    mime: MimeResult | None = None  # attachments and MIME defects; None when not analysed (scans)
 
     def __bool__(self) -> bool:
         return self.verdict is Verdict.VERIFIED

@@ -135,6 +135,8 @@ def build(report: Report) -> list[Block]:
             cov_rows.append((str(s.index + 1), safe(", ".join(signed)) or "-", safe(", ".join(unsigned)) or "-", body))
         blocks.append(Table(("#", "visible headers signed", "visible headers NOT signed", "body"), tuple(cov_rows)))
 
+    if report.mime is not None and (report.mime.attachments or report.mime.findings):
+        blocks += _mime_blocks(report)
     if report.caveats:
         blocks += [Heading("Caveats"), Bullets(tuple((c.code, safe(c.message)) for c in report.caveats))]
     # Imported here: chain_blocks builds the Block types this module defines.
@@ -148,6 +150,31 @@ def build(report: Report) -> list[Block]:
             blocks.append(Bullets(notes))
     blocks += [Heading("What this proves"), Para(PROVES), Heading("What it does not prove"), Para(DOES_NOT_PROVE)]
     return blocks
+
+
+def _mime_blocks(report: Report) -> list[Block]:
+    """Attachments with digests, and whether a passing signature covers the body they are in."""
+    assert report.mime is not None
+    whole = [s for s in report.signatures if s.passed and s.body_length is None]
+    if whole:
+        cover = "inside the body signed by " + ", ".join(f"#{s.index + 1} ({safe(s.domain)})" for s in whole)
+    elif any(s.passed for s in report.signatures):
+        cover = "the passing signature covers only part of the body (l=): check the byte counts"
+    else:
+        cover = "not covered by any passing signature"
+    out: list[Block] = []
+    if report.mime.attachments:
+        out += [
+            Heading("Attachments"),
+            Para(f"Digests are of the decoded content; {cover}."),
+            Table(
+                ("file name", "type", "size", "SHA-256"),
+                tuple((safe(a.filename) or "(unnamed)", safe(a.content_type), f"{a.size:,} bytes", a.sha256) for a in report.mime.attachments),
+            ),
+        ]
+    if report.mime.findings:
+        out += [Heading("MIME structure"), Bullets(tuple((f.code, safe(f.message)) for f in report.mime.findings))]
+    return out
 
 
 def _served(lk: KeyLookup, report: Report) -> str:

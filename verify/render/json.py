@@ -136,6 +136,14 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "evidence": evidence_block(report),
     }
     d.update(chain_to_dict(report))
+    if report.mime is not None:
+        d["mime"] = {
+            "analysed": report.mime.analysed,
+            "attachments": [
+                {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256} for a in report.mime.attachments
+            ],
+            "findings": [{"code": f.code, "message": f.message, "severity": f.severity} for f in report.mime.findings],
+        }
     d.update(report.extra)
     return d
 
