@@ -122,10 +122,11 @@ def scan_command(mbox: Path, zone: Path, jobs: int, jsonl: Path, repeat: int) ->
     return timing
 
 
-def tree_rss_kb(pid: int) -> dict[int, int]:
-    """Resident memory (KB) of a process and each of its descendants, from /proc."""
+def tree_memory_kb(pid: int) -> dict[int, tuple[int, int]]:
+    """(VmRSS, VmHWM) in KB of a process and each of its descendants, from /proc.
+    VmHWM is the kernel's own high-water mark of the process's resident memory."""
     parent: dict[int, int] = {}
-    rss: dict[int, int] = {}
+    mem: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -135,7 +136,7 @@ def tree_rss_kb(pid: int) -> dict[int, int]:
         except OSError:
             continue
         parent[int(entry)] = int(fields.get("PPid", "0").strip())
-        rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0])
+        mem[int(entry)] = (int(fields.get("VmRSS", "0 kB").split()[0]), int(fields.get("VmHWM", "0 kB").split()[0]))
     tree = {pid}
     grew = True
     while grew:
@@ -144,7 +145,7 @@ def tree_rss_kb(pid: int) -> dict[int, int]:
             if pp in tree and p not in tree:
                 tree.add(p)
                 grew = True
-    return {p: rss.get(p, 0) for p in tree}
+    return {p: mem.get(p, (0, 0)) for p in tree}
 
 
 def rss_run(out: Path, n: int, zone: Path, jobs: int) -> None:
@@ -178,10 +179,10 @@ def rss_run(out: Path, n: int, zone: Path, jobs: int) -> None:
     def sample() -> None:
         nonlocal peak_tree
         while not stop.is_set():
-            now = tree_rss_kb(proc.pid)
-            peak_tree = max(peak_tree, sum(now.values()))
-            for p, kb in now.items():
-                peak_each[p] = max(peak_each.get(p, 0), kb)
+            now = tree_memory_kb(proc.pid)
+            peak_tree = max(peak_tree, sum(rss for rss, _ in now.values()))
+            for p, (_, hwm) in now.items():
+                peak_each[p] = max(peak_each.get(p, 0), hwm)
             time.sleep(0.2)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -192,14 +193,12 @@ def rss_run(out: Path, n: int, zone: Path, jobs: int) -> None:
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"scan failed: {stderr.strip()}")
-    peak_one = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(
         f"\n{n:,}-message mbox ({big.stat().st_size / 2**30:.2f} GiB), scan --jobs {jobs} --jsonl {os.devnull}: {wall:.0f} s, {n / wall:,.0f} msg/s"
     )
-    print(f"  peak RSS, largest single process (getrusage of children): {peak_one / 1024:,.0f} MB")
-    print(f"  peak RSS, parent + workers together (sampled /proc every 0.2 s): {peak_tree / 1024:,.0f} MB")
     each = ", ".join(f"{kb / 1024:,.0f}" for _, kb in sorted(peak_each.items()))
-    print(f"  peak RSS of each process, parent first (sampled): {each} MB")
+    print(f"  peak RSS of each process (VmHWM), parent first: {each} MB; largest {max(peak_each.values()) / 1024:,.0f} MB")
+    print(f"  peak RSS of parent + workers together (VmRSS summed, sampled every 0.2 s): {peak_tree / 1024:,.0f} MB")
     print("  " + stdout.splitlines()[0])
 
 

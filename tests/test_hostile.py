@@ -157,3 +157,39 @@ def test_scan_of_the_whole_hostile_corpus(corpus, tmp_path: Path) -> None:  # ty
     verdicts = {r["verdict"] for r in rows}
     assert "error" in verdicts and "verified" in verdicts, verdicts
     assert time.monotonic() - start < SECONDS * len(rows) / 2
+
+
+def test_recorded_keys_cannot_be_injected_through_a_key_name(tmp_path: Path) -> None:
+    """An ARC s= holding U+2028 once put a line of its choosing into a --record-keys file:
+    the replay broke (exit 2), or read a record the key file never held. The replay must
+    give the same result as the run that recorded it, from the same records."""
+    import dkim
+
+    from tests.helpers import BASE_MESSAGE, RECEIVED, record, rsa_key
+
+    pem, attacker = rsa_key(1024)
+    forged = dkim.sign(BASE_MESSAGE, b"s1", b"sender.example", pem, include_headers=[b"from", b"to", b"subject"]) + BASE_MESSAGE
+    rec = "k=rsa; p=" + attacker
+    esc = '" "'.join(
+        "".join(f"\\{ord(c):03d}" if c.isupper() or c in ';"\\' else c for c in rec[i : i + 200]) for i in range(0, len(rec), 200)
+    )
+    inject = f'x\u2028s1._domainkey.sender.example. 300 IN TXT "{esc}"\u2028'
+    msg = tmp_path / "forged.eml"
+    msg.write_bytes(f"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=evil.example; s={inject}; t=1; b=AAAA\r\n".encode() + RECEIVED + forged)
+    legit = tmp_path / "legit.zone"
+    legit.write_text(f's1._domainkey.sender.example. 300 IN TXT "{record()[:200]}" "{record()[200:]}"\n')
+    recorded = tmp_path / "recorded.zone"
+
+    def run(*args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["check", str(msg), "--offline", "--json", *args], stdout=out, stderr=err)
+        assert err.getvalue() == "", err.getvalue()
+        return code, json.loads(out.getvalue())
+
+    code, first = run("--keys", str(legit), "--record-keys", str(recorded))
+    text = recorded.read_text(encoding="utf-8")
+    assert not any(line.lower().startswith("s1._domainkey.sender.example. 300") for line in text.splitlines())
+    code2, replay = run("--keys", str(recorded))
+    assert (code2, replay["verdict"]) == (code, first["verdict"]) == (1, "failed")
+    key = next(k for k in replay["keys"] if k["name"] == "s1._domainkey.sender.example")
+    assert key["txt"] == [record()]

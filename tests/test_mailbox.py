@@ -140,3 +140,24 @@ def test_single_file_path_mbox_or_message(tmp_path: Path) -> None:
     (tmp_path / "plain").write_bytes(MSG_A)
     kinds = [i.kind for i in mailbox.plan([str(tmp_path / n) for n in ("m.eml", "export", "plain")]).inputs]
     assert kinds == ["file", "mbox", "file"]
+
+
+@pytest.mark.parametrize("chunk", [16, 1 << 20])
+def test_separator_without_empty_line_when_it_reads_like_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """A writer that leaves out the empty line must not merge two messages into one; a body
+    line "From ..." that is no separator (no sender and date) must not split one."""
+    body_line = MSG_A + b"From the desk of Alice, see above\r\n"
+    raw = (
+        b"From alice@sender.example Tue Feb 10 10:00:00 2009\r\n"
+        + body_line
+        + b"From 1234@xxx Mon Jan 01 00:00:00 +0000 2018\r\n"  # Gmail's form, no empty line before
+        + MSG_B
+        + b"From - Thu Jan  1 00:00:00 2009\r\n"  # Thunderbird's
+        + MSG_A
+    )
+    box = tmp_path / "tight.mbox"
+    box.write_bytes(raw)
+    monkeypatch.setattr(mailbox, "_CHUNK", chunk)
+    items = list(mailbox.read_mbox(str(box)))
+    assert [it.data for it in items] == [body_line, MSG_B, MSG_A]
+    assert all(raw[it.source.offset or 0 :].startswith(b"From ") for it in items)

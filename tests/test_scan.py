@@ -65,7 +65,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 def test_samples_folder_same_verdicts_as_check(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    code, stdout, err = run("scan", str(SAMPLES), *OFFLINE, "--jsonl", str(out), "-q")
+    code, stdout, err = run("scan", str(SAMPLES), *OFFLINE, "--jsonl", str(out), "--mime", "-q")
     assert code == 0 and err == ""
     rows = lines(out)
     emls = sorted(SAMPLES.glob("*.eml"))
@@ -75,7 +75,7 @@ def test_samples_folder_same_verdicts_as_check(tmp_path: Path) -> None:
         assert src == {"path": r["file"]["path"], "index": None, "offset": None}  # type: ignore[index]
         expected = verify.check_file(str(src["path"]), keys=zone_store()).json()  # type: ignore[index]
         assert r["verdict"] == expected["verdict"], src
-        assert set(r) == set(expected) | {"source"}
+        assert set(r) == set(expected) | {"source"}  # with --mime, every field check --json has
         assert [c["code"] for c in r["caveats"]] == [c["code"] for c in expected["caveats"]]  # type: ignore[union-attr]
     assert "Verdicts" in stdout and f"Scanned {len(emls)} messages" in stdout
 
@@ -395,3 +395,14 @@ def test_resume_maildir_after_new_mail_arrived(tmp_path: Path) -> None:
     code, stdout, _ = run("scan", str(md), *OFFLINE, "--resume", str(out), "-q")
     assert code == 0 and "Scanned 1 message in" in stdout
     assert sorted(Path(str(r["source"]["path"])).name for r in lines(out)) == ["1.a", "2.b:2,S", "3.c:2,S"]  # type: ignore[index]
+
+
+def test_mime_is_opt_in_for_scans(tmp_path: Path) -> None:
+    """The MIME parse costs about as much as the rest of a check, so a scan asks for it."""
+    out = tmp_path / "o.jsonl"
+    assert run("scan", str(SAMPLES / "verified_rsa_sha256.eml"), *OFFLINE, "--jsonl", str(out), "-q")[0] == 0
+    (plain,) = lines(out)
+    assert "mime" not in plain
+    assert run("scan", str(SAMPLES / "verified_rsa_sha256.eml"), *OFFLINE, "--jsonl", str(out), "--mime", "-q")[0] == 0
+    (full,) = lines(out)
+    assert full["mime"] == verify.check_file(SAMPLES / "verified_rsa_sha256.eml", keys=zone_store()).json()["mime"]

@@ -36,12 +36,13 @@ def check_evidence(ev: Evidence, keys: KeyStore | None = None, now: int | None =
     prepared = dkim.prepare(ev)
     names = sorted({p.key_name for p in prepared if p.key_name})
     answers = {n: store.lookup(n) for n in names}
-    sigs = dkim.check(ev, prepared, answers)
+    bodies: dict[bytes, bytes] = {}  # canonical bodies, shared by the DKIM and ARC checks
+    sigs = dkim.check(ev, prepared, answers, bodies)
     # ARC keys come through the same store and appear in the report's key list.
     arc_names = [n for n in arc.key_names(ev) if n not in answers]
     answers.update({n: store.lookup(n) for n in arc_names})
     names = [*names, *arc_names]
-    arc_result = arc.check(ev, answers)
+    arc_result = arc.check(ev, answers, bodies)
     hc = chain.analyse(ev, headers, prepared, sigs, arc_result)
     ref, ref_source = reference_time(headers)
     decision = decide(

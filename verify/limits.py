@@ -41,10 +41,13 @@ MAX_TRACE_FIELD_BYTES = 16 * 1024
 MAX_AUTH_RESULTS = 200
 #: Deepest comment nesting read in a trace field; deeper is reported unreadable.
 MAX_COMMENT_DEPTH = 32
+#: RFC 8617 4.2.1: at most 50 ARC sets; more is a failed chain, and checking more would
+#: cost time quadratic in their number (dkimpy rescans every field for each set).
+MAX_ARC_SETS = 50
 #: Most Received fields read as hops (the topmost ones). RFC 5321 6.3 has servers treat
 #: 100 Received fields as a mail loop, so real mail never carries more.
 MAX_HOPS = 100
 #: Largest message whose MIME structure (attachments, defects) ``check`` analyses.
-MAX_MIME_ANALYSIS_BYTES = 64 * 1024 * 1024
+MAX_MIME_ANALYSIS_BYTES = 32 * 1024 * 1024
 #: Most attachments listed for one message.
 MAX_ATTACHMENTS = 500

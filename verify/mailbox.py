@@ -31,7 +31,14 @@ from verify.errors import InputError, UsageError
 
 _CHUNK = 1 << 20
 #: The separator: an empty line, then a line starting "From ". LF or CRLF mailboxes.
-_SEP = re.compile(rb"\n\r?\nFrom ")
+#: A line starting "From ": after an empty line (group 1), or anywhere (then it must look like a separator).
+_SEP = re.compile(rb"\n(\r?\n)?From ")
+#: A separator line in full: ``From sender asctime-date`` (with an optional zone, as Gmail writes).
+_FROM_LINE = re.compile(
+    rb"From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} +"
+    rb"\d{1,2}:\d\d(?::\d\d)?(?: +[-+]?[A-Za-z0-9]+)? +\d{4}\r?\Z"
+)
+_LONGEST_FROM_LINE = 4096
 _QUOTED = re.compile(rb"^>(>*From )", re.MULTILINE)
 MESSAGE_SUFFIXES = (".eml", ".msg")
 MBOX_SUFFIXES = (".mbox",)
@@ -260,16 +267,16 @@ def read_mbox(path: str) -> Iterator[Item]:
         eof = False
         oversize = False
         while True:
-            m = _SEP.search(buf, look)
+            m, resume = _separator(buf, look, eof)
             if m is None and not eof:
                 if not oversize and len(buf) - start > limits.MAX_MESSAGE_BYTES:
                     oversize = True
-                # Drop what is done (or, for an oversize message, all but a separator's length).
-                keep = len(buf) - 8 if oversize else start
+                # Drop what is done (or, for an oversize message, all before the search point).
+                keep = max(0, min(resume, len(buf) - 8)) if oversize else start
                 buf = buf[keep:]
                 base += keep
                 start = 0
-                look = max(0, len(buf) - 8)  # a separator may straddle the chunk boundary
+                look = resume - keep
                 chunk = fh.read(_CHUNK)
                 eof = not chunk
                 buf += chunk
@@ -300,6 +307,28 @@ def read_mbox(path: str) -> Iterator[Item]:
                 return
             start = look = nxt
             entry_offset = base + nxt
+
+
+def _separator(buf: bytes, pos: int, eof: bool) -> tuple[re.Match[bytes] | None, int]:
+    """The next message separator at or after ``pos``, and where to search next.
+
+    A ``From `` line after an empty line is a separator (every writer puts one there);
+    one without the empty line counts only if it reads like a separator (sender and
+    date), so a broken writer's missing empty line does not merge two messages into one.
+    ``None`` means: read more, then search again from the position returned.
+    """
+    while True:
+        m = _SEP.search(buf, pos)
+        if m is None:
+            return None, max(pos, len(buf) - 8)  # a separator may straddle the chunk boundary
+        if m.group(1) is not None:
+            return m, m.end()
+        line_end = buf.find(b"\n", m.end(), m.end() + _LONGEST_FROM_LINE)
+        if line_end == -1 and not eof and len(buf) - m.end() < _LONGEST_FROM_LINE:
+            return None, m.start()  # the line is not all read yet
+        if _FROM_LINE.match(buf, m.end() - 5, line_end if line_end != -1 else len(buf)):
+            return m, m.end()
+        pos = m.end()
 
 
 def unquote_mboxrd(data: bytes) -> tuple[bytes, int]:

@@ -82,7 +82,7 @@ CSV_FIELDS = (
 # One message
 
 
-def message_report(data: bytes, source: Source, keys: KeyStore) -> Report:
+def message_report(data: bytes, source: Source, keys: KeyStore, mime: bool = False) -> Report:
     """The report for one message's bytes; mbox quoting is undone and said so.
 
     The bytes as stored are what ``file`` describes (size, SHA-256). If un-quoting
@@ -91,7 +91,7 @@ def message_report(data: bytes, source: Source, keys: KeyStore) -> Report:
     """
     unquoted, lines = mailbox.unquote_mboxrd(data) if source.mbox else (data, 0)
     if not lines:
-        return engine.check_bytes(data, source.path, keys)
+        return engine.check_bytes(data, source.path, keys, mime=mime)
     ev = intake.from_bytes(unquoted, source.path)
     stored_info = FileInfo(source.path, len(data), hashlib.sha256(data).hexdigest())
     n = f"{lines} line{'s' if lines != 1 else ''}"
@@ -101,7 +101,7 @@ def message_report(data: bytes, source: Source, keys: KeyStore) -> Report:
         "'>' was removed (the mboxrd convention) on a copy before verifying. Which mbox variant wrote the file cannot be "
         "known for sure.",
     )
-    report = engine.check_evidence(replace(ev, info=stored_info, raw=data, repairs=(*ev.repairs, note)), keys)
+    report = engine.check_evidence(replace(ev, info=stored_info, raw=data, repairs=(*ev.repairs, note)), keys, mime=mime)
     if report.signatures and not any(s.body_hash_ok for s in report.signatures):
         stored = intake.from_bytes(data, source.path)
         kept = Repair(
@@ -109,7 +109,7 @@ def message_report(data: bytes, source: Source, keys: KeyStore) -> Report:
             f"In the mbox, {n} of this message began '>From '. Removing the mbox quote broke the body hash while the bytes "
             "as stored pass it, so the '>' was already there when the message was signed: it was verified as stored.",
         )
-        second = engine.check_evidence(replace(stored, repairs=(*stored.repairs, kept)), keys)
+        second = engine.check_evidence(replace(stored, repairs=(*stored.repairs, kept)), keys, mime=mime)
         if any(s.body_hash_ok for s in second.signatures):
             return second
     return report
@@ -118,13 +118,13 @@ def message_report(data: bytes, source: Source, keys: KeyStore) -> Report:
 Rerun = Callable[[Report, Source], str]
 
 
-def item_dict(item: Item, keys: KeyStore, rerun: Rerun | None = None) -> dict[str, Any]:
+def item_dict(item: Item, keys: KeyStore, rerun: Rerun | None = None, mime: bool = False) -> dict[str, Any]:
     """The JSON object for one message: ``check --json``'s fields plus ``source``."""
     if item.data is None:
         d = error_to_dict(item.source.path, item.error or "could not be read")
     else:
         try:
-            report = message_report(item.data, item.source, keys)
+            report = message_report(item.data, item.source, keys, mime)
             if rerun is not None:
                 report = replace(report, rerun=rerun(report, item.source))
             d = report.json()
@@ -283,12 +283,13 @@ class Job:
     rerun: Rerun | None
     want_json: bool
     want_csv: bool
+    mime: bool = False  # --mime: attachments and MIME defects, as check reports them (slower)
 
 
 def check_items(items: Sequence[Item], job: Job) -> list[Row]:
     rows = []
     for it in items:
-        d = item_dict(it, job.keys, job.rerun)
+        d = item_dict(it, job.keys, job.rerun, job.mime)
         f = facts(d)
         line = json_line(d) if job.want_json else None
         rows.append(Row(line, csv_row(d, f) if job.want_csv else None, f, it.size))
@@ -389,7 +390,7 @@ _WORKER_JOB: Job | None = None
 
 
 def _build_job(store_factory: Callable[[], KeyStore], args: argparse.Namespace, want_json: bool, want_csv: bool) -> Job:
-    return Job(store_factory(), functools.partial(rerun_command, args), want_json, want_csv)
+    return Job(store_factory(), functools.partial(rerun_command, args), want_json, want_csv, bool(getattr(args, "mime", False)))
 
 
 def _init_worker(build: Callable[[], Job] | None) -> None:
@@ -707,7 +708,7 @@ def run(args: argparse.Namespace, store: KeyStore, store_factory: Callable[[], K
             f"The last line of {args.resume} was cut off (the previous scan stopped while writing it); that message was checked again."
         )
     want_json, want_csv = outputs.jsonl is not None, outputs.csv is not None
-    job = Job(store, functools.partial(rerun_command, args), want_json, want_csv)
+    job = Job(store, functools.partial(rerun_command, args), want_json, want_csv, bool(getattr(args, "mime", False)))
 
     workers = None
     progress = None

@@ -27,10 +27,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dkim
+import dns.exception
+import dns.name
 from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError
 from dkim.crypto import HASH_ALGORITHMS
 from dkim.util import InvalidTagValueList, parse_tag_value
 
+from verify import limits
 from verify.checks.dkim import canonical_body
 from verify.intake import Evidence
 from verify.keys.record import KeyRecordError, parse_key_record
@@ -42,9 +45,7 @@ _INSTANCE = re.compile(rb"\s*i\s*=\s*(\d{1,76})\s*;", re.IGNORECASE)
 _AUTHSERV = re.compile(r"\s*([^\s;(]+)")
 
 NO_CHAIN = ArcResult("none", "the message has no ARC headers", ())
-#: RFC 8617 4.2.1: at most 50 ARC sets; more is a failed chain, and checking more would
-#: cost time quadratic in their number (dkimpy rescans every field for each set).
-MAX_SETS = 50
+MAX_SETS = limits.MAX_ARC_SETS
 
 # dkimpy logs every failed check at ERROR; they are reported here, not logged.
 _QUIET = logging.getLogger("verify.checks.arc.dkimpy")
@@ -163,9 +164,19 @@ def key_names(ev: Evidence) -> list[str]:
         d, s = _s(tags.get(b"d")), _s(tags.get(b"s"))
         if d and s:
             key = f"{s}._domainkey.{d}".lower()
-            if key not in names:
+            if key not in names and _is_dns_name(key):
                 names.append(key)
     return names
+
+
+def _is_dns_name(name: str) -> bool:
+    """Only names DNS can hold are fetched (and recorded): a 64-octet label or a U+2028 in
+    s= (found by the fuzzer) is no key name; dkimpy then finds no key for that set."""
+    try:
+        dns.name.from_text(name + ".")
+    except (dns.exception.DNSException, UnicodeError, ValueError):
+        return False
+    return name.isascii() and name.isprintable() and " " not in name
 
 
 def _dnsfunc(keys: Mapping[str, Sequence[KeyLookup]]) -> Any:
@@ -209,7 +220,7 @@ def _key_problem(names: Sequence[str], keys: Mapping[str, Sequence[KeyLookup]]) 
     return None
 
 
-def check(ev: Evidence, keys: Mapping[str, Sequence[KeyLookup]]) -> ArcResult:
+def check(ev: Evidence, keys: Mapping[str, Sequence[KeyLookup]], bodies: dict[bytes, bytes] | None = None) -> ArcResult:
     """Validate the ARC chain with the key answers fetched for :func:`key_names`."""
     sets = _sets(ev)
     if not sets and not any(n.lower().rstrip() in _ARC_NAMES for n, _ in ev.fields):
@@ -217,6 +228,8 @@ def check(ev: Evidence, keys: Mapping[str, Sequence[KeyLookup]]) -> ArcResult:
     if len(sets) > MAX_SETS or any(i > MAX_SETS or i < 1 for i in sets):
         return ArcResult("fail", f"instance numbers outside 1..{MAX_SETS} (RFC 8617 4.2.1 allows at most {MAX_SETS} ARC sets)", ())
     arc = _ARC(logger=_QUIET)
+    if bodies is not None:  # canonical bodies the DKIM check already made (engine.py)
+        arc._bodies = bodies
     arc.headers = [(n, v) for n, v in ev.fields]
     arc.body = ev.body
     try:

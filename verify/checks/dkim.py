@@ -184,9 +184,17 @@ def _read_tags(p: Prepared, value: bytes) -> None:
         raise _Invalid(Reason.MALFORMED_SIGNATURE, "expiration x= is before the signing time t=")
 
 
-def check(ev: Evidence, prepared: Sequence[Prepared], keys: Mapping[str, Sequence[KeyLookup]]) -> tuple[SignatureResult, ...]:
-    """Judge every prepared signature with the key answers the caller fetched for it."""
-    bodies: dict[tuple[str, int | None], bytes] = {}
+def check(
+    ev: Evidence,
+    prepared: Sequence[Prepared],
+    keys: Mapping[str, Sequence[KeyLookup]],
+    bodies: dict[bytes, bytes] | None = None,
+) -> tuple[SignatureResult, ...]:
+    """Judge every prepared signature with the key answers the caller fetched for it.
+
+    ``bodies`` (canonical bodies by body canonicalisation) may be shared with the ARC check,
+    so a 100 MB body is canonicalised once per algorithm for the whole message."""
+    bodies = {} if bodies is None else bodies
     canon_fields: dict[str, dict[int, tuple[bytes, bytes]]] = {}
     digests = _BodyDigests(prepared)
     return tuple(_check_one(ev, p, keys.get(p.key_name or "", ()), bodies, canon_fields, digests) for p in prepared)
@@ -353,7 +361,7 @@ def _check_one(
     ev: Evidence,
     p: Prepared,
     lookups: Sequence[KeyLookup],
-    bodies: dict[tuple[str, int | None], bytes],
+    bodies: dict[bytes, bytes],
     canon_fields: dict[str, dict[int, tuple[bytes, bytes]]],
     digests: _BodyDigests,
 ) -> SignatureResult:
@@ -368,10 +376,9 @@ def _check_one(
 
     # Body hash, on the canonical body cut at l= (RFC 6376 3.7).
     body_algo = c_value.partition(b"/")[2] or b"simple"
-    bkey = (body_algo.decode(), None)
-    if bkey not in bodies:
-        bodies[bkey] = canonical_body(policy, ev.body)
-    full = bodies[bkey]
+    if body_algo not in bodies:
+        bodies[body_algo] = canonical_body(policy, ev.body)
+    full = bodies[body_algo]
     total = len(full)
     signed_len = total if p.body_length is None else min(p.body_length, total)
     if p.body_length is not None and p.body_length > total:

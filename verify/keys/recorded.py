@@ -29,6 +29,7 @@ from verify.errors import UsageError
 from verify.keys import normalize_name
 from verify.keys.zonefile import _read_rrsets, txt_strings
 from verify.model import KeyLookup
+from verify.render.escape import safe
 
 MARKER = "; provenance-key:"
 SOURCES = ("dns", "file", "archive", "reconstructed")
@@ -44,8 +45,15 @@ def has_marker(text: str) -> bool:
 
 
 def _one_line(s: str) -> str:
-    """Comment text stays on its line whatever an origin or detail holds."""
-    return _CONTROL.sub("?", s)
+    """Comment text stays on its line whatever a key name, origin or detail holds.
+
+    Every control, format and separator character is shown as an escape (``safe``), not
+    only ASCII ones: the reader splits with ``str.splitlines``, which also breaks at NEL,
+    U+2028 and U+2029, so an ARC ``s=`` holding U+2028 once put a line of its choosing
+    among the previous answer's records (tests/test_hostile.py); escapes also keep
+    ``cat`` of the file inert.
+    """
+    return safe(_CONTROL.sub("?", s), None)
 
 
 def txt_rrset(name: str, records: Sequence[str]) -> dns.rrset.RRset:
@@ -64,6 +72,11 @@ def txt_rrset(name: str, records: Sequence[str]) -> dns.rrset.RRset:
 @functools.lru_cache(maxsize=1024)
 def answer_block(lk: KeyLookup) -> str:
     """One answer as a comment block plus its records."""
+    try:
+        dns.name.from_text(lk.name + ".")
+    except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
+        # A name no master file can hold (found by the fuzzer: a 64-octet label) is noted, not recorded.
+        return _one_line(f"; {lk.name}: not recorded, not a DNS name ({exc})") + "\n"
     meta = {f: getattr(lk, f) for f in _FIELDS}
     where = "resolver" if lk.source == "dns" else "from"
     window = ""
