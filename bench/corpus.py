@@ -271,19 +271,21 @@ def build_message(i: int, rng: random.Random, keys: dict[tuple[str, str], KeyMat
         if kind == "tampered":
             cut = signed.index(CRLF + CRLF)
             signed = signed[:cut] + signed[cut:].replace(b" the ", b" THE ", 1) + b"P.S. wire the fee today.\r\n"
+    # The route, oldest hop first: the sender's workstation to the recipient's store.
+    mx = rng.randint(1, 9)  # drawn first: keeps the seeded corpora the tests rely on unchanged
+    ws = rng.randint(1, 99)
+    path = [f"ws-{ws}.{org}", f"smtp.{org}", f"out.{org}", f"mx{mx}.{rcpt_org}", f"filter.{rcpt_org}", f"store.{rcpt_org}"]
     hops = []
     t = when
-    relays = [f"mx{rng.randint(1, 9)}.{rcpt_org}", f"filter.{rcpt_org}", f"smtp.{org}", f"ws-{rng.randint(1, 99)}.{org}"]
     for n in range(rng.randint(3, 5)):
         t = t + dt.timedelta(seconds=rng.randint(1, 40))
-        by = relays[min(n, len(relays) - 1)]
-        frm = relays[min(n + 1, len(relays) - 1)]
+        frm, by = path[n], path[n + 1]
         hops.append(
             f"Received: from {frm} ({frm} [192.0.2.{rng.randint(1, 254)}])\r\n"
             f"\tby {by} (Postfix) with ESMTPS id {rng.randrange(16**10):010X}\r\n"
             f"\tfor <{to}>; {email.utils.format_datetime(t)}\r\n"
         )
-    hops.reverse()
+    hops.reverse()  # newest on top, as servers prepend them
     top = hops[0].encode() + f"Authentication-Results: mx.{rcpt_org}; dkim=pass header.d={org}\r\n".encode()
     data = top + b"".join(h.encode() for h in hops[1:]) + signed
     return Built(data, kind, has_from_line, sender, when)

@@ -76,7 +76,7 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
 def from_bytes(data: bytes, path: str = "<bytes>") -> Evidence:
     """Examine bytes already in memory (``path`` only names them in the report)."""
     info = FileInfo(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest())
-    if not data.strip():
+    if not data or data.isspace():  # as ``not data.strip()``, without copying the message
         raise InputError(path, "empty file, not an email" if not data else "only white space, not an email")
     if data.startswith(_OLE_MAGIC):
         raise InputError(path, "an Outlook .msg file, not an email; export the original message source (.eml) and check that")

@@ -5,8 +5,10 @@ Pure and cheap: no full MIME parse, only the fields intake already split.
 
 from __future__ import annotations
 
+import datetime as _dt
 import email.utils
 import functools
+import re
 from collections.abc import Mapping, Sequence
 
 from verify.model import HeaderField
@@ -17,11 +19,34 @@ SINGLETONS = ("from", "sender", "reply-to", "to", "cc", "subject", "date", "mess
 VISIBLE = ("from", "sender", "reply-to", "to", "cc", "subject", "date")
 
 
+#: The usual spelling, "Tue, 10 Feb 2009 10:00:30 +0100", exactly as ``parsedate_to_datetime``
+#: splits it (a four-digit year from 1000 on, a numeric zone other than -0000, which it
+#: reads as "zone unknown"): such text goes straight to ``datetime`` with the same fields.
+_USUAL_DATE = re.compile(r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) ([1-9]\d{3}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)", re.ASCII)
+_MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+
+
+def _usual_date(value: str) -> _dt.datetime | None:
+    """``parsedate_to_datetime(value)`` for the usual spelling, without its general tokenizer
+    (a scan reads two dates a message); None for anything else, which the stdlib reads."""
+    m = _USUAL_DATE.fullmatch(value)
+    if m is None:
+        return None
+    day, mon, year, hh, mm, ss, sign, oh, om = m.groups()
+    month = _MONTHS.get(mon.lower())
+    if month is None or (sign == "-" and oh == "00" and om == "00"):
+        return None
+    offset = (int(oh) * 3600 + int(om) * 60) * (-1 if sign == "-" else 1)
+    tz = _dt.timezone(_dt.timedelta(seconds=offset))  # ValueError past 24 h, as in the stdlib
+    return _dt.datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=tz)
+
+
 @functools.lru_cache(maxsize=4096)
 def parse_date(value: str) -> int | None:
     """An RFC 5322 date as Unix time, or None when it cannot be read."""
     try:
-        dt = email.utils.parsedate_to_datetime(value.strip())
+        value = value.strip()
+        dt = _usual_date(value) or email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if dt is None:

@@ -185,12 +185,14 @@ def check(
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=8192)
 def _norm(host: str | None) -> str | None:
     if not host:
         return None
     return host.strip("[]").rstrip(".").lower() or None
 
 
+@functools.lru_cache(maxsize=8192)
 def _is_ip(text: str) -> bool:
     """An address literal rather than a name: IPv6 has colons, IPv4 only digits and dots.
     (Not ``ipaddress``: its exception for every host name costs more than the check.)"""
@@ -202,6 +204,7 @@ def _org(name: str, org_domain: OrgDomain | None) -> str:
     return org_domain(name) if org_domain is not None and "." in name else name
 
 
+@functools.lru_cache(maxsize=8192)
 def _same_host(a: str, b: str, org_domain: OrgDomain | None) -> bool:
     if a == b:
         return True
@@ -211,16 +214,22 @@ def _same_host(a: str, b: str, org_domain: OrgDomain | None) -> bool:
     return _org(a, org_domain) == _org(b, org_domain)
 
 
-def _names(h: Hop) -> list[str]:
+def _names(h: Hop) -> tuple[str, ...]:
     """The names a hop gives its sender (HELO, reverse DNS), without address literals."""
-    out = []
-    for n in (_norm(h.from_host), _norm(h.from_rdns)):
+    return _sender_names(h.from_host, h.from_rdns)
+
+
+@functools.lru_cache(maxsize=8192)
+def _sender_names(from_host: str | None, from_rdns: str | None) -> tuple[str, ...]:
+    # Cached, like _norm, _is_ip and _same_host: a mailbox repeats its servers, a scan reads thousands.
+    out: list[str] = []
+    for n in (_norm(from_host), _norm(from_rdns)):
         if n and n != "unknown" and not _is_ip(n) and n not in out:
             out.append(n)
-    return out
+    return tuple(out)
 
 
-def _handoffs(hops: Sequence[Hop], all_names: Sequence[list[str]], org_domain: OrgDomain | None) -> list[Finding]:
+def _handoffs(hops: Sequence[Hop], all_names: Sequence[tuple[str, ...]], org_domain: OrgDomain | None) -> list[Finding]:
     out: list[Finding] = []
     for n, (prev, nxt) in enumerate(zip(hops, hops[1:], strict=False)):
         by = _norm(prev.by_host)
@@ -261,7 +270,7 @@ def _kind(text: str) -> tuple[str, str] | None:
     return None
 
 
-def _addresses(hops: Sequence[Hop], all_names: Sequence[list[str]], org_domain: OrgDomain | None) -> list[Finding]:
+def _addresses(hops: Sequence[Hop], all_names: Sequence[tuple[str, ...]], org_domain: OrgDomain | None) -> list[Finding]:
     """Non-public sending addresses on hops between organisations (where the internet is
     crossed and a public address is expected). Inside one organisation they are normal."""
     out: list[Finding] = []
