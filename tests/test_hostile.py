@@ -146,7 +146,7 @@ def test_scan_of_the_whole_hostile_corpus(corpus, tmp_path: Path) -> None:  # ty
     start = time.monotonic()
     code = main(
         ["scan", str(folder), "--keys", str(corpus["dkim_t_1e30_signed"][2]), "--offline", "--jobs", "2", "-q"]
-        + ["--jsonl", str(tmp_path / "rows.jsonl")],
+        + ["--jsonl", str(tmp_path / "rows.jsonl"), "--mime"],
         stdout=out,
         stderr=err,
     )

@@ -58,7 +58,7 @@ def fingerprint(pub: rsa.RSAPublicKey | ed25519.Ed25519PublicKey) -> str:
 # Cached: a scan meets the same dozen records in every message, and decoding one (DER,
 # fingerprint) costs as much as verifying a signature. ParsedKey is frozen; errors are
 # not cached, so a bad record is re-judged (and re-explained) each time.
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)  # bounded: a hostile 64 KB record x 256 = 16 MB at most
 def parse_key_record(txt: str) -> ParsedKey:
     """Decode one TXT record; raise :class:`KeyRecordError` with the precise rule broken."""
     raw = txt.encode("utf-8", errors="surrogateescape")
