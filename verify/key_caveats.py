@@ -13,6 +13,7 @@ import datetime as _dt
 from collections.abc import Sequence
 
 from verify.model import Caveat, KeyLookup, KeyTrial, Result, SignatureResult
+from verify.timefmt import stamp
 
 #: How far outside an archive's seen-window a message may fall before ``outside-key-window``.
 #: An archive sees a key only when it looks: a crawler polls every few days, resolvers
@@ -156,10 +157,7 @@ def _window(s: SignatureResult, passing: Sequence[KeyTrial], t: int | None) -> C
         days, side = (first - t) // 86400, "before the archive first saw the key"
     else:
         days, side = (t - (last or t)) // 86400, "after the archive last saw the key"
-    try:  # a Received date of 31 Dec 9999 -2359 is past datetime's range (tests/regressions)
-        when = _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%d")
-    except (OverflowError, OSError, ValueError):
-        when = f"Unix time {t}"
+    when = stamp(t, "%Y-%m-%d", f"Unix time {t}")  # a Received date in year 9999 -2359 is out of range
     return Caveat(
         "outside-key-window",
         f"Signature #{s.index + 1} ({s.domain}) verifies with a key that {lk.origin} saw only from {_day(lk.first_seen)} to "

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as _dt
 import functools
 import hashlib
 import json
@@ -45,6 +44,7 @@ from verify.mailbox import Item, Source
 from verify.model import FileInfo, KeyLookup, Repair, Report
 from verify.render.escape import safe
 from verify.render.json import error_to_dict
+from verify.timefmt import utc
 
 VERDICTS = ("verified", "weak", "failed", "unverifiable", "unsigned", "error")
 #: Messages per batch handed to a worker, and the most bytes in one batch.
@@ -169,10 +169,8 @@ def _year(d: dict[str, Any]) -> str:
     t = parse_date(date) if date else None
     if t is None:
         return "no date"
-    try:
-        return str(_dt.datetime.fromtimestamp(t, _dt.UTC).year)
-    except (OverflowError, OSError, ValueError):
-        return "no date"
+    day = utc(t)
+    return str(day.year) if day is not None else "no date"
 
 
 def facts(d: dict[str, Any]) -> Facts:

@@ -9,7 +9,6 @@ condition is an explicit, named caveat.
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 from collections import Counter
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from verify.checks.headers import SINGLETONS, VISIBLE, address_domain, duplicate
 from verify.key_caveats import BLOCKING as KEY_BLOCKING
 from verify.key_caveats import key_caveats
 from verify.model import ArcResult, Caveat, HeaderField, Reason, RecordedResult, Repair, Result, SignatureResult, Verdict
+from verify.timefmt import stamp
 
 #: Clock slack between a signer and the receiving server.
 CLOCK_SLACK = 15 * 60
@@ -46,10 +46,7 @@ def org_domain(domain: str) -> str:
 def when(t: int | None) -> str:
     if t is None:
         return "an unknown time"
-    try:
-        return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (OverflowError, OSError, ValueError):
-        return f"Unix time {t} (out of calendar range)"
+    return stamp(t, "%Y-%m-%d %H:%M UTC", f"Unix time {t} (out of calendar range)")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ headers say; a finding says the story does not add up, not who changed what.
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import ipaddress
 import re
@@ -31,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from verify.model import Finding, Hop
+from verify.timefmt import stamp
 
 #: Slack between two servers' clocks before a backwards step counts.
 CLOCK_TOLERANCE = 15 * 60
@@ -60,10 +60,7 @@ class SignedAt:
 
 
 def _when(t: int) -> str:
-    try:
-        return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, OSError, ValueError):
-        return f"Unix time {t}"
+    return stamp(t, "%Y-%m-%d %H:%M:%S UTC", f"Unix time {t}")
 
 
 def span(seconds: int) -> str:

@@ -5,12 +5,11 @@ from the evidence goes through :func:`~verify.render.escape.safe`.
 
 from __future__ import annotations
 
-import datetime as _dt
-
 from verify.checks.timeline import span
 from verify.model import Finding, Report
 from verify.render.document import Block, Bullets, Fields, Heading, Para, Table
 from verify.render.escape import safe
+from verify.timefmt import stamp
 
 RECORDED_NOTE = (
     "What receiving servers wrote into the message at the time (Authentication-Results). These are claims, not checks made "
@@ -32,12 +31,7 @@ def _findings(items: tuple[Finding, ...]) -> Bullets:
 
 
 def _time(t: int | None) -> str:
-    if t is None:
-        return "-"
-    try:
-        return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    except (OverflowError, OSError, ValueError):
-        return str(t)
+    return "-" if t is None else stamp(t, "%Y-%m-%d %H:%M:%S", str(t))
 
 
 def _delay(seconds: int | None) -> str:

@@ -6,20 +6,13 @@ Field names are a contract (``received``, ``timeline_findings``, ``recorded_resu
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import Any
 
 from verify.checks.arc import NO_CHAIN
 from verify.model import ArcResult, Finding, Hop, RecordedResult, Report
+from verify.timefmt import iso
 
-
-def _iso(t: int | None) -> str | None:
-    if t is None:
-        return None
-    try:
-        return _dt.datetime.fromtimestamp(t, _dt.UTC).isoformat().replace("+00:00", "Z")
-    except (OverflowError, OSError, ValueError):
-        return None
+_iso = iso
 
 
 def hop_to_dict(h: Hop) -> dict[str, Any]:

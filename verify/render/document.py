@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from verify.model import HeaderField, KeyLookup, Report, Verdict
 from verify.render.escape import safe
-from verify.render.json import iso, key_records
+from verify.render.json import key_records
+from verify.timefmt import iso
 from verify.verdict import when
 
 _VISIBLE = ("from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id")

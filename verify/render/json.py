@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -12,17 +11,11 @@ from verify.key_caveats import sources_agree
 from verify.keys.record import KeyRecordError, parse_key_record
 from verify.model import SCHEMA_VERSION, KeyLookup, KeyTrial, Report, SignatureResult
 from verify.render.chain_json import chain_to_dict
+from verify.timefmt import iso
 
 _MESSAGE_FIELDS = ("from", "sender", "reply-to", "to", "cc", "date", "subject", "message-id")
 
 
-def iso(t: int | None) -> str | None:
-    if t is None:
-        return None
-    try:
-        return _dt.datetime.fromtimestamp(t, _dt.UTC).isoformat().replace("+00:00", "Z")
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def key_records(lk: KeyLookup) -> list[dict[str, Any]]:
