@@ -377,8 +377,9 @@ class _DKIMWithExpiry(dkim.DKIM):
                                   header_name, pk, standardize)
 
 
-def build(sample: Sample, keys: dict) -> bytes:
-    core = [
+def core_headers(sample: Sample) -> list[str]:
+    """The header fields the author's client wrote, in the order it wrote them."""
+    return [
         f"Date: {fmt_date(sample.composed)}",
         f"From: {sample.from_}",
         f"To: {sample.to}",
@@ -387,6 +388,10 @@ def build(sample: Sample, keys: dict) -> bytes:
         "MIME-Version: 1.0",
         "Content-Type: text/plain; charset=us-ascii",
     ]
+
+
+def build(sample: Sample, keys: dict) -> bytes:
+    core = core_headers(sample)
     # each hop prepends its Received line: newest on top
     hops = sorted(sample.hops, key=lambda h: h.delay, reverse=True)
     below = "".join(received_header(sample, h) for h in hops if not h.above)
@@ -833,15 +838,7 @@ Oleg
              tls="TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)")])
     spec = KEYS[sample.key]
     hops = sorted(sample.hops, key=lambda h: h.delay, reverse=True)
-    core = [
-        f"Date: {fmt_date(sample.composed)}",
-        f"From: {sample.from_}",
-        f"To: {sample.to}",
-        f"Subject: {sample.subject}",
-        f"Message-ID: {sample.message_id}",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=us-ascii",
-    ]
+    core = core_headers(sample)
     below = "".join(received_header(sample, h) for h in hops if not h.above)
     as_signed = (below + CRLF.join(core) + CRLF + CRLF + wrap_body(sample.body)).encode("ascii")
     t_sign = int(sample.composed.timestamp()) + sample.sign_delay
