@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import BASE_MESSAGE
 from verify import limits, mailbox
@@ -161,3 +163,15 @@ def test_separator_without_empty_line_when_it_reads_like_one(tmp_path: Path, mon
     items = list(mailbox.read_mbox(str(box)))
     assert [it.data for it in items] == [body_line, MSG_B, MSG_A]
     assert all(raw[it.source.offset or 0 :].startswith(b"From ") for it in items)
+
+
+@settings(max_examples=2000)
+@given(
+    buf=st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"From ", b"From", b"x", b" ", b">"]), max_size=20).map(b"".join),
+    pos=st.integers(0, 12),
+)
+def test_separator_search_agrees_with_the_regex(buf: bytes, pos: int) -> None:
+    """The bytes.find separator search finds what the regex finds, where it finds it."""
+    m = mailbox._SEP.search(buf, pos)
+    expected = None if m is None else (m.start(), m.end(), m.group(1) is not None)
+    assert mailbox._find_sep(buf, pos) == expected

@@ -10,9 +10,51 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 SCHEMA_VERSION = "1.0"
+
+_T = TypeVar("_T")
+
+
+def fast_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen dataclass an ``__init__`` that fills the instance ``__dict__`` directly.
+
+    The ``__init__`` that ``dataclass(frozen=True)`` writes calls ``object.__setattr__`` once
+    per field, about 200 ns each; a scan builds some 200 fields a message (header fields,
+    hops, results), which came to ~40 us of a ~700 us message. This one has the same
+    signature, defaults and default factories; frozenness, equality, hashing and ``repr``
+    do not go through ``__init__`` and are unchanged. Only for plain frozen dataclasses
+    (no slots, no ``__post_init__``, no ``init=False`` fields): anything else keeps its own.
+    """
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    params = cls.__dataclass_params__  # type: ignore[attr-defined]
+    if not params.frozen or "__slots__" in cls.__dict__ or hasattr(cls, "__post_init__") or any(not f.init for f in fields):
+        return cls
+    ns: dict[str, Any] = {"_MISSING": dataclasses.MISSING}
+    args: list[str] = []
+    kw_args: list[str] = []
+    body: list[str] = []
+    for f in fields:
+        target = kw_args if f.kw_only else args
+        if f.default is not dataclasses.MISSING:
+            ns[f"_d_{f.name}"] = f.default
+            target.append(f"{f.name}=_d_{f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            ns[f"_f_{f.name}"] = f.default_factory
+            target.append(f"{f.name}=_MISSING")
+            body.append(f" if {f.name} is _MISSING: {f.name} = _f_{f.name}()")
+        else:
+            target.append(f.name)
+    signature = ", ".join(["self", *args, *(["*", *kw_args] if kw_args else [])])
+    body.append(" d = self.__dict__")
+    body += [f" d[{f.name!r}] = {f.name}" for f in fields]
+    exec(f"def __init__({signature}):\n" + "\n".join(body), ns)  # noqa: S102 - source built above from field names
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
 
 
 class Verdict(enum.StrEnum):
@@ -51,6 +93,7 @@ class Reason(enum.StrEnum):
     LIMIT_REACHED = "limit-reached"
 
 
+@fast_init
 @dataclass(frozen=True)
 class FileInfo:
     """What was examined: the evidence's name, size and digest (of the bytes as stored)."""
@@ -60,6 +103,7 @@ class FileInfo:
     sha256: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class Caveat:
     """A stable code plus a plain explanation; ``signature`` is the index it concerns."""
@@ -70,6 +114,7 @@ class Caveat:
     header: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class KeyLookup:
     """One answer about one key name from one source, with where and when it came from.
@@ -101,6 +146,7 @@ class KeyLookup:
         return self.status == "found"
 
 
+@fast_init
 @dataclass(frozen=True)
 class KeyUse:
     """The key record a signature was checked with: its size, type and fingerprint."""
@@ -112,6 +158,7 @@ class KeyUse:
     fingerprint: str  # SHA-256 of the DER public key (RSA SPKI) or raw Ed25519 key
 
 
+@fast_init
 @dataclass(frozen=True)
 class KeyTrial:
     """One key answer tried for one signature, and what came of it.
@@ -131,6 +178,7 @@ class KeyTrial:
     fingerprint: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class SignatureResult:
     """Everything one DKIM-Signature says and what checking it found.
@@ -173,6 +221,7 @@ class SignatureResult:
         return f"{self.selector}._domainkey.{self.domain}"
 
 
+@fast_init
 @dataclass(frozen=True)
 class HeaderField:
     """A header field as it stands in the file, in order; ``value`` is unfolded text."""
@@ -182,6 +231,7 @@ class HeaderField:
     value: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class Repair:
     """A change made to a copy of the bytes so they could be verified (never to the file)."""
@@ -190,6 +240,7 @@ class Repair:
     message: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class Finding:
     """A fact from the header chain worth a reader's attention: stable code, plain message.
@@ -207,6 +258,7 @@ class Finding:
     signature: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class Hop:
     """One Received field, read as a hop of the route; ``index`` 0 is the oldest hop.
@@ -234,6 +286,7 @@ class Hop:
     note: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class RecordedResult:
     """One method's result as a receiving server wrote it in (ARC-)Authentication-Results.
@@ -255,6 +308,7 @@ class RecordedResult:
     final_receiver: bool = False
 
 
+@fast_init
 @dataclass(frozen=True)
 class ArcInstance:
     """One ARC set (RFC 8617): the message signature, the seal, and what it recorded."""
@@ -272,6 +326,7 @@ class ArcInstance:
     aar_authserv_id: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class ArcResult:
     """The ARC chain's validation: ``cv`` is ``pass``, ``fail`` or ``none`` (no chain)."""
@@ -281,6 +336,7 @@ class ArcResult:
     instances: tuple[ArcInstance, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True)
 class Attachment:
     """One attachment as the MIME structure gives it; the digest is of the decoded content."""
@@ -291,6 +347,7 @@ class Attachment:
     sha256: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class MimeResult:
     """Attachments and MIME/header defects; ``analysed`` is False when a limit or error stopped it."""
@@ -300,6 +357,7 @@ class MimeResult:
     analysed: bool
 
 
+@fast_init
 @dataclass(frozen=True)
 class Report:
     """The whole finding for one message; truthy only when the verdict is ``verified``."""

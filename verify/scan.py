@@ -41,7 +41,7 @@ from verify.checks.headers import parse_date
 from verify.errors import InputError, UsageError
 from verify.keys import KeyStore
 from verify.mailbox import Item, Source
-from verify.model import FileInfo, KeyLookup, Repair, Report
+from verify.model import FileInfo, KeyLookup, Repair, Report, fast_init
 from verify.render.escape import safe
 from verify.render.json import error_to_dict
 from verify.timefmt import utc
@@ -143,6 +143,7 @@ def _error(item: Item, problem: str) -> dict[str, Any]:
     return d
 
 
+@fast_init
 @dataclass(frozen=True)
 class Facts:
     """What the summary needs from one message, read from its JSON object (so lines
@@ -265,6 +266,7 @@ def json_line(d: dict[str, Any]) -> bytes:
     return _NON_ASCII.sub(_u_escape, b.decode("utf-8")).encode("ascii")
 
 
+@fast_init
 @dataclass(frozen=True)
 class Row:
     line: bytes | None

@@ -31,10 +31,11 @@ import dns.exception
 import dns.name
 from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError
 from dkim.crypto import HASH_ALGORITHMS
-from dkim.util import InvalidTagValueList, parse_tag_value
+from dkim.util import InvalidTagValueList
 
 from verify import limits
 from verify.checks.dkim import canonical_body
+from verify.checks.dkim import tag_list as parse_tag_value
 from verify.intake import Evidence
 from verify.keys.record import KeyRecordError, parse_key_record
 from verify.model import ArcInstance, ArcResult, KeyLookup
@@ -132,10 +133,9 @@ def _s(b: bytes | None) -> str | None:
 def _sets(ev: Evidence) -> dict[int, dict[bytes, bytes]]:
     """ARC fields by instance: {i: {name: value}} (the first of duplicates, for display)."""
     out: dict[int, dict[bytes, bytes]] = {}
-    for name, value in ev.fields:
+    for fi in sorted(i for lname in _ARC_NAMES for i in ev.where.get(lname, ())):
+        name, value = ev.fields[fi]
         lname = name.lower().rstrip()
-        if lname not in _ARC_NAMES:
-            continue
         if lname == b"arc-authentication-results":
             m = _INSTANCE.match(value)
             if m is None:
@@ -154,9 +154,8 @@ def _sets(ev: Evidence) -> dict[int, dict[bytes, bytes]]:
 def key_names(ev: Evidence) -> list[str]:
     """``selector._domainkey.domain`` for every AMS and AS, for the engine to fetch."""
     names: list[str] = []
-    for name, value in ev.fields:
-        if name.lower().rstrip() not in (b"arc-seal", b"arc-message-signature"):
-            continue
+    for fi in sorted(i for lname in (b"arc-seal", b"arc-message-signature") for i in ev.where.get(lname, ())):
+        value = ev.fields[fi][1]
         try:
             tags = parse_tag_value(value)
         except InvalidTagValueList:
@@ -223,7 +222,7 @@ def _key_problem(names: Sequence[str], keys: Mapping[str, Sequence[KeyLookup]]) 
 def check(ev: Evidence, keys: Mapping[str, Sequence[KeyLookup]], bodies: dict[bytes, bytes] | None = None) -> ArcResult:
     """Validate the ARC chain with the key answers fetched for :func:`key_names`."""
     sets = _sets(ev)
-    if not sets and not any(n.lower().rstrip() in _ARC_NAMES for n, _ in ev.fields):
+    if not sets and not any(n in ev.where for n in _ARC_NAMES):
         return NO_CHAIN
     if len(sets) > MAX_SETS or any(i > MAX_SETS or i < 1 for i in sets):
         return ArcResult("fail", f"instance numbers outside 1..{MAX_SETS} (RFC 8617 4.2.1 allows at most {MAX_SETS} ARC sets)", ())

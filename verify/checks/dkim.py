@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -34,24 +33,26 @@ from dkim.canonicalization import (
     correct_empty_body,
     strip_trailing_lines,
 )
-from dkim.util import InvalidTagValueList, parse_tag_value
+from dkim.util import DuplicateTag, InvalidTagSpec, InvalidTagValueList
 
 from verify import limits
 from verify.intake import Evidence
 from verify.keys.record import KeyRecordError, ParsedKey, parse_key_record
 from verify.model import KeyLookup, KeyTrial, KeyUse, Reason, Result, SignatureResult
 
-#: a= value -> (key type, hash name, hashlib constructor, cryptography hash)
-ALGORITHMS: dict[str, tuple[str, str, Callable[..., Any], hashes.HashAlgorithm]] = {
-    "rsa-sha256": ("rsa", "sha256", hashlib.sha256, hashes.SHA256()),
-    "rsa-sha1": ("rsa", "sha1", hashlib.sha1, hashes.SHA1()),
-    "ed25519-sha256": ("ed25519", "sha256", hashlib.sha256, hashes.SHA256()),
+#: a= value -> (key type, hash name, hashlib constructor, cryptography's prehashed marker).
+#: The ``Prehashed`` objects (and :data:`_PKCS1`) are made once: making them per signature
+#: cost ~4 us of a ~25 us RSA check.
+ALGORITHMS: dict[str, tuple[str, str, Callable[..., Any], Prehashed]] = {
+    "rsa-sha256": ("rsa", "sha256", hashlib.sha256, Prehashed(hashes.SHA256())),
+    "rsa-sha1": ("rsa", "sha1", hashlib.sha1, Prehashed(hashes.SHA1())),
+    "ed25519-sha256": ("ed25519", "sha256", hashlib.sha256, Prehashed(hashes.SHA256())),
 }
+_PKCS1 = padding.PKCS1v15()
 _REQUIRED = (b"v", b"a", b"b", b"bh", b"d", b"h", b"s")
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _DOMAIN = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\Z")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}\Z")
-_WSP = re.compile(rb"\s+")
 _HSPLIT = re.compile(rb"\s*:\s*")
 _QP = re.compile(rb"=([0-9A-Fa-f]{2})")
 _DIGITS = re.compile(rb"\d{1,76}\Z")
@@ -84,6 +85,9 @@ class Prepared:
     body_length: int | None = None
     timestamp: int | None = None
     expiration: int | None = None
+    policy: CanonicalizationPolicy | None = None  # from c=, read once
+    signature: bytes = b""  # b=, decoded
+    body_hash: bytes = b""  # bh=, decoded
 
     @property
     def key_name(self) -> str | None:
@@ -99,11 +103,10 @@ def prepare(ev: Evidence) -> list[Prepared]:
     (``limit-reached``), so 19,000 signatures cost no more than 50.
     """
     out: list[Prepared] = []
-    for fi, (name, value) in enumerate(ev.fields):
-        if name.lower().rstrip() != _SIG_NAME:
-            continue
+    for fi in ev.where.get(_SIG_NAME, ()):
         if len(out) >= limits.MAX_SIGNATURES:
             break
+        name, value = ev.fields[fi]
         p = Prepared(index=len(out), field_index=fi, raw=name + b":" + value)
         out.append(p)
         try:
@@ -117,9 +120,29 @@ def _s(b: bytes) -> str:
     return b.decode("utf-8", errors="backslashreplace")
 
 
+def tag_list(value: bytes) -> dict[bytes, bytes]:
+    """An RFC 6376 3.2 tag list, exactly as dkimpy's ``parse_tag_value`` reads it (same
+    dict, same exceptions with the same arguments), without its ``re.match`` per tag:
+    ~5 us a signature instead of ~19. tests/test_canonical.py compares the two."""
+    tags: dict[bytes, bytes] = {}
+    specs = value.strip().split(b";")
+    if not specs[-1]:  # a trailing ';' is allowed
+        specs.pop()
+    for spec in specs:
+        key, eq, val = spec.partition(b"=")
+        key = key.strip()
+        # dkimpy: re.match(rb"^[a-zA-Z](\w)*", key), i.e. the name starts with an ASCII letter.
+        if not eq or not key[:1].isalpha():
+            raise InvalidTagSpec(spec)
+        if key in tags:
+            raise DuplicateTag(key)
+        tags[key] = val.strip()
+    return tags
+
+
 def _read_tags(p: Prepared, value: bytes) -> None:
     try:
-        tags = parse_tag_value(value)
+        tags = tag_list(value)
     except InvalidTagValueList as exc:
         raise _Invalid(Reason.MALFORMED_SIGNATURE, f"signature is not a valid tag list ({_s(str(exc).encode())[:120]})") from None
     p.tags = tags
@@ -142,13 +165,21 @@ def _read_tags(p: Prepared, value: bytes) -> None:
     if p.algorithm not in ALGORITHMS:
         raise _Invalid(Reason.UNSUPPORTED_ALGORITHM, f"algorithm a={p.algorithm} is not supported (rsa-sha256, rsa-sha1, ed25519-sha256)")
     try:
-        CanonicalizationPolicy.from_c_value(tags.get(b"c", b"simple/simple").strip().lower())
+        p.policy = CanonicalizationPolicy.from_c_value(tags.get(b"c", b"simple/simple").strip().lower())
     except InvalidCanonicalizationPolicyError:
         raise _Invalid(Reason.UNSUPPORTED_ALGORITHM, f"canonicalization c={p.canonicalization} is not supported") from None
     for tag in (b"b", b"bh"):
-        compact = _WSP.sub(b"", tags[tag])
+        compact = b"".join(tags[tag].split())  # what re.sub(rb"\s+", b"", ...) gives, several times faster
         if not _BASE64.match(compact) or len(compact) % 4:
             raise _Invalid(Reason.MALFORMED_SIGNATURE, f"{tag.decode()}= is not valid base64")
+        try:
+            decoded = base64.b64decode(compact)
+        except (binascii.Error, ValueError):
+            raise _Invalid(Reason.MALFORMED_SIGNATURE, f"{tag.decode()}= is not valid base64") from None
+        if tag == b"b":
+            p.signature = decoded
+        else:
+            p.body_hash = decoded
     if not tags[b"b"].strip():
         raise _Invalid(Reason.MALFORMED_SIGNATURE, "b= is empty")
     d = _s(tags[b"d"])
@@ -319,12 +350,13 @@ def _candidates(p: Prepared, lookups: Sequence[KeyLookup]) -> tuple[list[_Candid
     return [], trials, _result(p, Result.PERMERROR, err.reason, err.detail, key_trials=tt)
 
 
-def _select(fields: Sequence[tuple[bytes, bytes]], names: Sequence[str]) -> list[int]:
-    """RFC 6376 5.4.2: each name takes the next instance from the bottom; absent is null."""
-    # One pass to index the fields by name, rather than a scan of all fields per h= name.
-    where: dict[bytes, list[int]] = {}
-    for i, (fname, _) in enumerate(fields):
-        where.setdefault(fname.lower().rstrip(), []).append(i)
+def _select(fields: Sequence[tuple[bytes, bytes]], names: Sequence[str], where: dict[bytes, list[int]] | None = None) -> list[int]:
+    """RFC 6376 5.4.2: each name takes the next instance from the bottom; absent is null.
+    ``where`` is :attr:`Evidence.where` for ``fields``, when the caller has it."""
+    if where is None:  # one pass to index the fields by name, rather than a scan of all fields per h= name
+        where = {}
+        for i, (fname, _) in enumerate(fields):
+            where.setdefault(fname.lower().rstrip(), []).append(i)
     picked: list[int] = []
     taken: dict[str, int] = {}
     for name in names:
@@ -340,20 +372,20 @@ def header_hash(ev: Evidence, p: Prepared, canon_fields: dict[str, dict[int, tup
     """The hash object over what the signature signs (RFC 6376 3.7) and the field indexes it covers:
     the fields h= selects (bottom-up), then this DKIM-Signature with b= emptied. Key recovery
     (:mod:`verify.keys.recover`) hashes through here too, so both read the same bytes."""
-    c_value = p.tags.get(b"c", b"simple/simple").strip().lower()
-    policy = CanonicalizationPolicy.from_c_value(c_value)
-    hkey = c_value.partition(b"/")[0].decode()
-    cfields = (canon_fields if canon_fields is not None else {}).setdefault(hkey, {})
-    picked = _select(ev.fields, p.signed_headers)
+    policy = p.policy or CanonicalizationPolicy.from_c_value(p.tags.get(b"c", b"simple/simple").strip().lower())
+    cfields = (canon_fields if canon_fields is not None else {}).setdefault(policy.header_algorithm.__name__, {})
+    picked = _select(ev.fields, p.signed_headers, ev.where)
     h = ALGORITHMS[p.algorithm or ""][2]()
+    parts: list[bytes] = []
     for i in picked:
         # Only the fields a signature covers are canonicalised (a scan pays for each one).
         if i not in cfields:
             cfields[i] = canonical_field(policy, ev.fields[i])
-        h.update(cfields[i][0] + b":" + cfields[i][1])
+        parts += cfields[i][0], b":", cfields[i][1]
     name, value = ev.fields[p.field_index]
     sig_name, sig_value = canonical_field(policy, (name, BTAG.sub(b"\\1", value)))
-    h.update(sig_name + b":" + sig_value.rstrip())
+    parts += sig_name, b":", sig_value.rstrip()
+    h.update(b"".join(parts))
     return h, picked
 
 
@@ -371,8 +403,8 @@ def _check_one(
     if failure is not None:
         return failure
     c_value = p.tags.get(b"c", b"simple/simple").strip().lower()
-    policy = CanonicalizationPolicy.from_c_value(c_value)
-    _, _, new_hash, crypto_hash = ALGORITHMS[p.algorithm or ""]
+    policy = p.policy or CanonicalizationPolicy.from_c_value(c_value)
+    prehashed = ALGORITHMS[p.algorithm or ""][3]
 
     # Body hash, on the canonical body cut at l= (RFC 6376 3.7).
     body_algo = c_value.partition(b"/")[2] or b"simple"
@@ -389,22 +421,19 @@ def _check_one(
             f"l={p.body_length} is longer than the canonical body ({total} bytes): the body was cut or l= is false",
             body_bytes_total=total,
         )
-    bh = base64.b64decode(_WSP.sub(b"", p.tags[b"bh"]))
-    body_ok = digests.digest(body_algo, p.algorithm or "", full, signed_len) == bh
+    body_ok = digests.digest(body_algo, p.algorithm or "", full, signed_len) == p.body_hash
 
     h, picked = header_hash(ev, p, canon_fields)
     digest = h.digest()
-    try:
-        signature = base64.b64decode(_WSP.sub(b"", p.tags[b"b"]))
-    except (binascii.Error, ValueError):
-        return _result(p, Result.PERMERROR, Reason.MALFORMED_SIGNATURE, "b= is not valid base64")
+    signature = p.signature
 
     # Every candidate is tried, not only until one passes, so that the report can say
     # which source's key verified and whether the other sources agree.
     passing: list[_Candidate] = []
     for cand in keys:
-        ok = _verify(cand.key, signature, digest, crypto_hash)
-        trials[cand.trial] = dataclasses.replace(trials[cand.trial], outcome="pass" if ok else "fail")
+        ok = _verify(cand.key, signature, digest, prehashed)
+        t = trials[cand.trial]
+        trials[cand.trial] = KeyTrial(t.lookup, t.record, "pass" if ok else "fail", t.key_type, t.key_bits, t.fingerprint)
         if ok:
             passing.append(cand)
     sig_ok = bool(passing)
@@ -446,6 +475,9 @@ def _check_one(
 #: 40 us less per signature. tests/test_canonical.py compares the two.
 BTAG = re.compile(rb"([;\s]b\s*=)(?:[\sA-Za-z0-9+/=]*[A-Za-z0-9+/=])?(?:\r?\n\Z)?")
 _WSP_RUN = re.compile(rb"  [\t ]*|\t[\t ]*| \t[\t ]*")
+#: Compiled searches for 2-3 byte needles: ~40% faster than ``needle in body`` on 16 KB.
+_SP_CRLF = re.compile(rb" \r\n")
+_SP_SP = re.compile(rb"  ")
 
 
 def canonical_body(policy: CanonicalizationPolicy, body: bytes) -> bytes:
@@ -460,12 +492,12 @@ def canonical_body(policy: CanonicalizationPolicy, body: bytes) -> bytes:
     if policy.body_algorithm is not Relaxed:
         return bytes(policy.canonicalize_body(body))
     tab = b"\t" in body  # memchr: cheap, and lets a tab-free body skip the tab searches
-    if b" \r\n" in body or (tab and b"\t\r\n" in body):
+    if _SP_CRLF.search(body) or (tab and b"\t\r\n" in body):
         lines = body.split(b"\r\n")
         last = lines.pop()
         body = b"\r\n".join([line.rstrip(b" \t") for line in lines] + [last])
         tab = b"\t" in body
-    if tab or b"  " in body:
+    if tab or _SP_SP.search(body):
         body = _WSP_RUN.sub(b" ", body)
     return bytes(correct_empty_body(strip_trailing_lines(body)))
 
@@ -485,11 +517,11 @@ def canonical_field(policy: CanonicalizationPolicy, field: tuple[bytes, bytes]) 
     return name.lower().rstrip(), value.strip() + b"\r\n"
 
 
-def _verify(key: ParsedKey, signature: bytes, digest: bytes, crypto_hash: hashes.HashAlgorithm) -> bool:
+def _verify(key: ParsedKey, signature: bytes, digest: bytes, prehashed: Prehashed) -> bool:
     pub = key.public_key
     try:
         if isinstance(pub, rsa.RSAPublicKey):
-            pub.verify(signature, digest, padding.PKCS1v15(), Prehashed(crypto_hash))
+            pub.verify(signature, digest, _PKCS1, prehashed)
         elif isinstance(pub, ed25519.Ed25519PublicKey):
             # RFC 8463 section 3: Ed25519 signs the SHA-256 hash of the header data.
             pub.verify(signature, digest)
