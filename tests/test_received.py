@@ -203,3 +203,121 @@ def test_date_agrees_with_the_stdlib(day: int, mon: str, year: int, hh: int, mm:
 def test_never_raises(value: str) -> None:
     h = received.parse(value)
     assert h.raw == value
+
+
+def test_year_zero_is_unreadable_not_a_crash() -> None:
+    """``calendar.timegm`` refuses year 0: the whole message used to fail with an internal error."""
+    h = received.parse("from a by b; Tue, 1 Jan 0000 00:00:00 +0000")
+    assert h.timestamp is None and h.note == "date unreadable"
+    assert received.date("1 Jan 0000 00:00 +0000") is None
+
+
+_SPACE = st.sampled_from([" ", "  ", "\t", "\r\n\t", " \u00a0", "\u2003"])
+_COMMENT = st.sampled_from(["(Postfix)", "(mail.example [192.0.2.7])", "(unknown [10.0.0.1])", "(a;b)", "()", "((nested))", "(", ")"])
+_WORD = st.sampled_from(
+    [
+        "from",
+        "FROM",
+        "by",
+        "By",
+        "via",
+        "with",
+        "id",
+        "ID",
+        "for",
+        "mx.example",
+        "[192.0.2.1]",
+        "ESMTPS",
+        "Microsoft",
+        "SMTP",
+        "<a@b.example>",
+        "x;y",
+        "a,",
+        "K\u212a",
+        "9",
+        "ſmtp",
+        "2603:10a6::34",
+        "(2603:10a6::34)",
+        "Tue,",
+        "10",
+        "Feb",
+        "2009",
+        ";",
+    ]
+)
+_DATE_TEXT = st.sampled_from(
+    [
+        "Tue, 10 Feb 2009 10:00:30 +0000",
+        "10 Feb 2009 10:00 -0800",
+        "Mon, 31 Feb 2011 23:59:60 +1400",
+        "1 jAn 2001 00:00:00 -0000",
+        "1 Jan 0000 00:00:00 +0000",
+        "Tue, 10 Feb 2009 25:00:30 +0000",
+        "10 Foo 2009 10:00:30 +0000",
+        "10 Feb 2009 10:00:30 +0099",
+        "10 Feb 2009 10:00:30 GMT",
+        "10  Feb\t2009  10:00:30  +0100 (CET)",
+        "Tue, 10 Feb 2009 10:00:30 +00001",
+        "garbage",
+        "",
+        "10 Feb 2009 10:00:30 +0\u0661\u0660\u0660",
+    ]
+)
+
+
+_CLEAN_COMMENT = st.sampled_from(["(Postfix)", "(mail.example [192.0.2.7])", "(Exim 4.92)", "(version=TLS1_2; x)"])
+_CLEAN_WORD = st.sampled_from(["mx.example", "[192.0.2.1]", "ESMTPS", "Microsoft", "SMTP", "<a@b.example>", "a,", "ID", "For", "k3cs"])
+_SEP = st.lists(st.one_of(_SPACE, _SPACE, _CLEAN_COMMENT, _COMMENT), min_size=0, max_size=3).map("".join)
+_USUAL_DATE = st.sampled_from(["Tue, 10 Feb 2009 10:00:30 +0000", "10 Feb 2009 10:00 -0800", "Thu, 14 Jan 2015 15:01:30 -0800 (PST)"])
+
+
+@st.composite
+def _clauses(draw: st.DrawFn) -> str:
+    """Received fields in (mostly) RFC 5321 order, with comments and odd tokens anywhere."""
+    out = [draw(_SEP)]
+    for keyword in ("from", "by", "via", "with", "id", "for"):
+        if draw(st.booleans()):
+            spelled = draw(st.sampled_from([keyword, keyword.upper(), keyword.capitalize()]))
+            tokens = draw(st.lists(st.one_of(_CLEAN_WORD, _CLEAN_WORD, _WORD), min_size=1, max_size=3 if keyword == "with" else 1))
+            out += [spelled, draw(_SEP) or " ", draw(_SEP).join(tokens) or "x", draw(_SEP) or " "]
+    return "".join(out)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.one_of(_clauses(), st.lists(st.one_of(_WORD, _COMMENT, _SPACE), max_size=14).map(" ".join)),
+    _SEP,
+    st.one_of(_USUAL_DATE, _DATE_TEXT),
+    _SEP,
+)
+def test_usual_shape_reads_as_the_general_path(head: str, gap: str, when: str, tail: str) -> None:
+    """``parse`` (one regex for the usual shape) and ``parse_general`` (comments blanked,
+    then clause by clause) read every field the same way."""
+    value = head + ";" + gap + when + tail
+    assert received.parse(value, 2, 5, 1234) == received.parse_general(value, 2, 5, 1234)
+
+
+@pytest.mark.parametrize("value", [POSTFIX, SENDMAIL, EXCHANGE, EXCHANGE_ONLINE, GMAIL, EXIM, IPV6, QMAIL, IBM])
+def test_real_shapes_read_as_the_general_path(value: str) -> None:
+    assert received.parse(value, 1, 3, 99) == received.parse_general(value, 1, 3, 99)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["a", "b c", ";", "[1.2.3.4]"]), _COMMENT, _SPACE), max_size=12))
+def test_flat_blanking_agrees_with_the_general_one(parts: list[str]) -> None:
+    text = "".join(parts)
+    flat = received._blank_flat(text)
+    if flat is not None:
+        assert (flat, True) == received._blank_nested(text)
+    assert received._blank_comments(text) == received._blank_nested(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_SPACE, _DATE_TEXT, st.booleans())
+def test_table_dates_agree_with_timegm(space: str, when: str, lead: bool) -> None:
+    """``_parse_date`` (day and zone tables) and ``_parse_date_general`` (``calendar.timegm``)."""
+    text = (space if lead else "") + when.replace(" ", space)
+    assert received._parse_date(text) == received._parse_date_general(text)
+    stamped = received._stamp_date(";" + text, 1)
+    if stamped is not None:
+        assert stamped[:2] == received._parse_date_general(" ".join(text.split()))

@@ -25,6 +25,7 @@ already split.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 
@@ -63,6 +64,18 @@ def _title(name: str) -> str:
 
 
 def _readable_addresses(value: str) -> bool:
+    """Whether an address field holds a readable address. Cached up to 512 characters:
+    a mailbox repeats its senders' and recipients' fields (the bench corpus has 710
+    distinct values in 6,911 address fields) and a miss costs 0.1 µs of 1-2 µs."""
+    return _readable_cached(value) if len(value) <= 512 else _readable(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _readable_cached(value: str) -> bool:
+    return _readable(value)
+
+
+def _readable(value: str) -> bool:
     if not value.strip() or _SIMPLE_LIST.fullmatch(value) or _GROUP.fullmatch(value):
         return True
     pairs = getaddresses([value])
@@ -102,8 +115,8 @@ def check(
             )
         )
 
-    top = min((i for i, _ in signed_headers), default=0)
-    above = [h for h in headers[:top] if h.name.lower() in _MESSAGE_FIELDS]
+    top = min([i for i, _ in signed_headers]) if signed_headers else 0
+    above = [h for h in headers[:top] if h.name.lower() in _MESSAGE_FIELDS] if top else []
     if above:
         covered: set[int] = set()
         for _, names in signed_headers:

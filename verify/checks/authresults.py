@@ -66,22 +66,24 @@ def _fast(value: str) -> Parsed | None:
     if '"' in value or "\\" in value or not _PLAIN.match(value):
         return None
     text = value
-    for _ in range(limits.MAX_COMMENT_DEPTH):
-        if "(" not in text:
-            break
-        stripped = _COMMENT.sub(" ", text)
-        if stripped == text:
-            return None
-        text = stripped
     if "(" in text:
-        return None
+        for _ in range(limits.MAX_COMMENT_DEPTH):
+            if "(" not in text:
+                break
+            stripped = _COMMENT.sub(" ", text)
+            if stripped == text:
+                return None
+            text = stripped
+        if "(" in text:
+            return None
     if ")" in text:
         return None
     head, *parts = text.split(";")
     m = _HEAD.fullmatch(head)
     if m is None or (m.group(2) is not None and m.group(2) != "1") or not parts:
         return None
-    if any(p.strip().lower().startswith("none") for p in parts):
+    # The text is ASCII here (_PLAIN), so a part starting with "none" contains "none".
+    if "none" in text.lower() and any(p.strip().lower().startswith("none") for p in parts):
         if len(parts) == 1 and parts[0].strip().lower() == "none":
             return Parsed(m.group(1).lower(), ())
         return None
@@ -90,8 +92,9 @@ def _fast(value: str) -> Parsed | None:
         r = _RESINFO.fullmatch(p)
         if r is None:
             return None
-        props = tuple((f"{t.lower()}.{n.lower()}", v) for t, n, v in _PROP.findall(r.group(5)))
-        results.append((r.group(1).lower(), r.group(3).lower(), r.group(4), props))
+        method, _, result, reason, tail = r.groups()
+        props = tuple((f"{t.lower()}.{n.lower()}", v) for t, n, v in _PROP.findall(tail)) if tail else ()
+        results.append((method.lower(), result.lower(), reason, props))
     return Parsed(m.group(1).lower(), tuple(results))
 
 
@@ -123,6 +126,16 @@ def parse_value(value: str) -> Parsed:
     :class:`Unparsable` when authres cannot read it, or it is too long to try."""
     if len(value) > limits.MAX_TRACE_FIELD_BYTES:
         raise Unparsable(f"{limits.LIMIT_REACHED}: longer than {limits.MAX_TRACE_FIELD_BYTES:,} characters, not read")
+    if len(value) <= 512:
+        return _parse_short(value)
+    return _fast(value) or _slow(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_short(value: str) -> Parsed:
+    """``_fast(value) or _slow(value)``, cached (Parsed is immutable): a mailbox repeats
+    its receivers' fields where they carry no per-message part (no ``header.b``, no
+    address), and a miss costs 0.1 µs of a 5-10 µs parse. Long values are not kept."""
     return _fast(value) or _slow(value)
 
 
@@ -152,12 +165,13 @@ def recorded(
         host = host.rstrip(".").lower()
         return org_domain(host) if org_domain is not None and "." in host else host
 
-    final_orgs = {org(h) for h in final_hosts if h}
+    final_orgs = {org(h) for h in final_hosts if h} if final_hosts else set()
     out: list[RecordedResult] = []
     findings: list[Finding] = []
     seen = 0
     for h in headers:
-        name = h.name.lower()
+        name = h.name
+        name = AR if name == "Authentication-Results" else name.lower()
         if name not in (AR, AAR):
             continue
         seen += 1

@@ -79,7 +79,7 @@ def reference_time(headers: Sequence[HeaderField]) -> tuple[int | None, str | No
 
 def from_addresses(headers: Sequence[HeaderField]) -> list[tuple[str, str]]:
     """Every (display name, address) in every From field, top to bottom."""
-    return list(_addresses(tuple(h.value for h in headers if h.name.lower() == "from")))
+    return list(_addresses(tuple(h.value for h in headers if (n := h.name) == "From" or n.lower() == "from")))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -107,7 +107,8 @@ def duplicates(headers: Sequence[HeaderField], by_name: Mapping[str, Sequence[He
     """Singleton fields (:data:`SINGLETONS`) present more than once: name -> field indexes.
     ``by_name`` (fields by lower-case name), when the caller has it, saves a pass."""
     if by_name is not None:
-        return {n: [h.index for h in by_name[n]] for n in SINGLETONS if len(by_name.get(n, ())) > 1}
+        get = by_name.get
+        return {n: [h.index for h in fs] for n in SINGLETONS if (fs := get(n)) is not None and len(fs) > 1}
     seen: dict[str, list[int]] = {}
     for h in headers:
         name = h.name.lower()

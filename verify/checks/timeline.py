@@ -149,9 +149,8 @@ def check(
     for s in signed:
         # The signer prepends its DKIM-Signature, so Received fields above it were added
         # after signing; the lowest of those is the first receipt after the signature.
-        after = [h for h in dated if h.field_index < s.field_index]
-        if after:
-            first_after = after[0]
+        first_after = next((h for h in dated if h.field_index < s.field_index), None)
+        if first_after is not None:
             assert first_after.timestamp is not None
             if s.timestamp > first_after.timestamp + CLOCK_TOLERANCE:
                 out.append(
@@ -176,9 +175,10 @@ def check(
                 )
             )
 
-    names = [_names(h) for h in hops]
-    out.extend(_handoffs(hops, names, org_domain))
-    out.extend(_addresses(hops, names, org_domain))
+    names = [_sender_names(h.from_host, h.from_rdns) for h in hops]
+    bys = [_by_name(h.by_host) for h in hops]
+    out.extend(_handoffs(hops, names, org_domain, bys))
+    out.extend(_addresses(hops, names, org_domain, bys))
     return tuple(out)
 
 
@@ -211,13 +211,27 @@ def _same_host(a: str, b: str, org_domain: OrgDomain | None) -> bool:
     return _org(a, org_domain) == _org(b, org_domain)
 
 
-def _names(h: Hop) -> tuple[str, ...]:
-    """The names a hop gives its sender (HELO, reverse DNS), without address literals."""
-    return _sender_names(h.from_host, h.from_rdns)
+@functools.lru_cache(maxsize=8192)
+def _by_name(host: str | None) -> str | None:
+    """A hop's ``by`` as a name to compare (normalised), or None when it is empty or an
+    address literal: what both :func:`_handoffs` and :func:`_addresses` need, in one
+    cached call per hop instead of two each."""
+    by = _norm(host)
+    return None if by is None or _is_ip(by) else by
+
+
+@functools.lru_cache(maxsize=8192)
+def _known_to(by: str, names: tuple[str, ...], org_domain: OrgDomain | None) -> bool:
+    """Whether ``by`` is one of the sender ``names`` (same host or organisation).
+    Cached as a whole: ``any()`` over a generator of cached ``_same_host`` calls was the
+    largest part of the hand-off checks (``_same_host`` is symmetric, so the order of
+    the comparison does not matter)."""
+    return any(_same_host(by, n, org_domain) for n in names)
 
 
 @functools.lru_cache(maxsize=8192)
 def _sender_names(from_host: str | None, from_rdns: str | None) -> tuple[str, ...]:
+    """The names a hop gives its sender (HELO, reverse DNS), without address literals."""
     # Cached, like _norm, _is_ip and _same_host: a mailbox repeats its servers, a scan reads thousands.
     out: list[str] = []
     for n in (_norm(from_host), _norm(from_rdns)):
@@ -226,14 +240,23 @@ def _sender_names(from_host: str | None, from_rdns: str | None) -> tuple[str, ..
     return tuple(out)
 
 
-def _handoffs(hops: Sequence[Hop], all_names: Sequence[tuple[str, ...]], org_domain: OrgDomain | None) -> list[Finding]:
+def _handoffs(
+    hops: Sequence[Hop],
+    all_names: Sequence[tuple[str, ...]],
+    org_domain: OrgDomain | None,
+    bys: Sequence[str | None] | None = None,
+) -> list[Finding]:
+    """``bys`` is :func:`_by_name` of each hop, when the caller has it."""
+    if bys is None:
+        bys = [_by_name(h.by_host) for h in hops]
     out: list[Finding] = []
-    for n, (prev, nxt) in enumerate(zip(hops, hops[1:], strict=False)):
-        by = _norm(prev.by_host)
-        names = all_names[n + 1]
-        if by is None or not names or _is_ip(by):
+    for n in range(1, len(hops)):
+        by = bys[n - 1]
+        names = all_names[n]
+        if by is None or not names:
             continue  # a server named only by its address: nothing to compare by name
-        if not any(_same_host(by, n, org_domain) for n in names):
+        if not _known_to(by, names, org_domain):
+            prev, nxt = hops[n - 1], hops[n]
             out.append(
                 Finding(
                     "hop-handoff-mismatch",
@@ -267,15 +290,20 @@ def _kind(text: str) -> tuple[str, str] | None:
     return None
 
 
-def _addresses(hops: Sequence[Hop], all_names: Sequence[tuple[str, ...]], org_domain: OrgDomain | None) -> list[Finding]:
+def _addresses(
+    hops: Sequence[Hop],
+    all_names: Sequence[tuple[str, ...]],
+    org_domain: OrgDomain | None,
+    bys: Sequence[str | None] | None = None,
+) -> list[Finding]:
     """Non-public sending addresses on hops between organisations (where the internet is
-    crossed and a public address is expected). Inside one organisation they are normal."""
+    crossed and a public address is expected). Inside one organisation they are normal.
+    ``bys`` is :func:`_by_name` of each hop, when the caller has it."""
+    if bys is None:
+        bys = [_by_name(h.by_host) for h in hops]
     out: list[Finding] = []
-    for h, names in zip(hops, all_names, strict=True):
-        if h.ip is None:
-            continue
-        by = _norm(h.by_host)
-        if not names or by is None or _is_ip(by) or any(_same_host(n, by, org_domain) for n in names):
+    for h, names, by in zip(hops, all_names, bys, strict=True):
+        if h.ip is None or not names or by is None or _known_to(by, names, org_domain):
             continue
         if "." not in by or all("." not in n for n in names):
             continue  # a single-label name is an intranet name: no organisation boundary to see
