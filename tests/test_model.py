@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from verify.model import FileInfo, HeaderField, KeyTrial, Report, Verdict, fast_init
+from verify.model import FileInfo, HeaderField, KeyTrial, Report, Verdict, fast_init, replace
 
 
 def _report(**kw: object) -> Report:
@@ -70,3 +70,14 @@ def test_keyword_only_fields() -> None:
     assert Opts(a=1) == Opts(a=1, b="x", c=())
     with pytest.raises(TypeError):
         Opts(1)  # type: ignore[misc]
+
+
+def test_replace_matches_dataclasses_replace() -> None:
+    r = _report(rerun="a", extra={"k": 1})
+    for changes in ({"rerun": "b"}, {"summary": "t", "repairs": ()}, {}):
+        assert replace(r, **changes) == dataclasses.replace(r, **changes)
+    assert replace(r, rerun="b").extra is r.extra  # no factory re-run, as dataclasses.replace
+    assert replace(r, rerun="b").rerun == "b" and r.rerun == "a"
+    with pytest.raises(TypeError, match="nonsense"):
+        replace(r, nonsense=1)
+    assert replace(HeaderField(1, "a", "b"), value="c") == HeaderField(1, "a", "c")

@@ -22,13 +22,14 @@ from verify.checks import anomalies, authresults, received, timeline
 from verify.checks.dkim import Prepared
 from verify.checks.headers import address_domain, from_addresses
 from verify.intake import Evidence
-from verify.model import ArcResult, Finding, HeaderField, Hop, RecordedResult, SignatureResult
+from verify.model import ArcResult, Finding, HeaderField, Hop, RecordedResult, SignatureResult, fast_init
 from verify.verdict import org_domain as _org_domain
 
 #: The Public Suffix List lookup, cached: a mailbox names the same hosts over and over.
 org_domain = functools.lru_cache(maxsize=8192)(_org_domain)
 
 
+@fast_init
 @dataclass(frozen=True)
 class HeaderChain:
     received: tuple[Hop, ...]

@@ -54,6 +54,7 @@ def fast_init(cls: type[_T]) -> type[_T]:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     cls.__init__ = init  # type: ignore[method-assign]
+    cls.__fast_init__ = True  # type: ignore[attr-defined]
     return cls
 
 
@@ -398,5 +399,20 @@ class Report:
 
 
 def replace(obj: Any, **changes: Any) -> Any:
-    """``dataclasses.replace`` re-exported so callers need not import dataclasses."""
-    return dataclasses.replace(obj, **changes)
+    """``dataclasses.replace``, so callers need not import dataclasses.
+
+    For a :func:`fast_init` class the copy is made by filling its ``__dict__``: the
+    same result (the new object gets the old values and the changes, no factory runs),
+    at a quarter of the cost, which a scan pays once a message."""
+    cls = type(obj)
+    if not cls.__dict__.get("__fast_init__"):
+        return dataclasses.replace(obj, **changes)
+    fields = cls.__dataclass_fields__
+    for name in changes:
+        if name not in fields:
+            raise TypeError(f"{cls.__name__}.__init__() got an unexpected keyword argument {name!r}")
+    new = object.__new__(cls)
+    d = new.__dict__
+    d.update(obj.__dict__)
+    d.update(changes)
+    return new

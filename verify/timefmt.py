@@ -26,6 +26,36 @@ def stamp(t: int, fmt: str, fallback: str) -> str:
 
 
 def iso(t: int | None) -> str | None:
-    """ISO 8601 with a ``Z``, as the JSON report writes times; None when unknown or out of range."""
+    """ISO 8601 with a ``Z``, as the JSON report writes times; None when unknown or out of range.
+
+    A JSON report formats about seven times a message, and the ``datetime`` path
+    (fromtimestamp + isoformat + replace) cost ~1.5 us each; an int from 1970 to 9999 is
+    formatted from a cached day and two small tables instead (~0.3 us), with exactly the
+    same text (tests/test_render.py compares both paths). Anything else (negative, past
+    year 9999, a float, a bool) takes the ``datetime`` path, which decides what is in range.
+    """
+    if t is None:
+        return None
+    if type(t) is int and 0 <= t <= _MAX_FAST:
+        day, sec = divmod(t, 86400)
+        text = _DAYS.get(day)
+        if text is None:
+            if len(_DAYS) >= 4096:  # a mailbox spans a few thousand days at most; stay bounded
+                _DAYS.clear()
+            text = _DAYS[day] = _dt.date.fromordinal(_EPOCH_ORDINAL + day).isoformat() + "T"
+        return text + _HH_MM[sec // 60] + _SS_Z[sec % 60]
+    return iso_datetime(t)
+
+
+def iso_datetime(t: int | None) -> str | None:
+    """:func:`iso` through ``datetime``: the general path, and the reference the fast one is tested against."""
     d = utc(t)
     return d.isoformat().replace("+00:00", "Z") if d is not None else None
+
+
+#: 9999-12-31T23:59:59Z, the last second ``datetime`` can hold.
+_MAX_FAST = 253402300799
+_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
+_DAYS: dict[int, str] = {}
+_HH_MM = tuple(f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440))
+_SS_Z = tuple(f"{s:02d}Z" for s in range(60))

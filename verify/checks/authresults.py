@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from verify import limits
-from verify.model import ArcResult, Finding, HeaderField, RecordedResult, Result, SignatureResult
+from verify.model import ArcResult, Finding, HeaderField, RecordedResult, Result, SignatureResult, fast_init
 
 AR = "authentication-results"
 AAR = "arc-authentication-results"
@@ -49,6 +49,7 @@ _PLAIN = re.compile(r"[\x20-\x7e\t]*\Z")
 _INSTANCE = re.compile(r"\s*i\s*=\s*(\d{1,76})\s*;\s*", re.IGNORECASE)  # bounded: int() refuses > 4,300 digits
 
 
+@fast_init
 @dataclass(frozen=True)
 class Parsed:
     """One field's content, normalised: authserv-id and methods lower-cased, as authres does."""

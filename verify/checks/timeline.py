@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from verify.model import Finding, Hop
+from verify.model import Finding, Hop, fast_init
 from verify.timefmt import stamp
 
 #: Slack between two servers' clocks before a backwards step counts.
@@ -49,6 +49,7 @@ _DOTTED = re.compile(r"[0-9.]+")
 OrgDomain = Callable[[str], str]
 
 
+@fast_init
 @dataclass(frozen=True)
 class SignedAt:
     """A DKIM signature's ``t=`` and where its field sits in the header section."""

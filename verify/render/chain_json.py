@@ -59,7 +59,9 @@ def arc_to_dict(a: ArcResult | None) -> dict[str, Any]:
     return {
         "cv": a.cv,
         "reason": a.reason,
-        "instances": [
+        "instances": []
+        if not a.instances
+        else [
             {
                 "i": i.i,
                 "ams_domain": i.ams_domain,
@@ -80,10 +82,18 @@ def arc_to_dict(a: ArcResult | None) -> dict[str, Any]:
 
 
 def chain_to_dict(report: Report) -> dict[str, Any]:
-    return {
-        "received": [hop_to_dict(h) for h in report.received],
-        "timeline_findings": [finding_to_dict(f) for f in report.timeline_findings],
-        "recorded_results": [recorded_to_dict(r) for r in report.recorded_results],
-        "arc": arc_to_dict(report.arc),
-        "header_findings": [finding_to_dict(f) for f in report.header_findings],
-    }
+    d: dict[str, Any] = {}
+    add_chain(d, report)
+    return d
+
+
+def add_chain(d: dict[str, Any], report: Report) -> None:
+    """:func:`chain_to_dict`'s fields, added to ``d`` (the JSON report) without a dict in between."""
+    # ``if ... else []``: a list comprehension is a function call in Python 3.11, and
+    # findings are mostly absent (a scan builds these for every message).
+    tl, hf = report.timeline_findings, report.header_findings
+    d["received"] = [hop_to_dict(h) for h in report.received]
+    d["timeline_findings"] = [finding_to_dict(f) for f in tl] if tl else []
+    d["recorded_results"] = [recorded_to_dict(r) for r in report.recorded_results]
+    d["arc"] = arc_to_dict(report.arc)
+    d["header_findings"] = [finding_to_dict(f) for f in hf] if hf else []

@@ -7,15 +7,50 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from verify.evidence import evidence_block
+from verify.idmemo import IdentityMemo
 from verify.key_caveats import sources_agree
 from verify.keys.record import KeyRecordError, parse_key_record
-from verify.model import SCHEMA_VERSION, KeyLookup, KeyTrial, Report, SignatureResult
-from verify.render.chain_json import chain_to_dict
+from verify.model import SCHEMA_VERSION, HeaderField, KeyLookup, KeyTrial, Report, SignatureResult
+from verify.render.chain_json import add_chain
 from verify.timefmt import iso
 
 _MESSAGE_FIELDS = ("from", "sender", "reply-to", "to", "cc", "date", "subject", "message-id")
+_MESSAGE_KEYS = tuple(name.replace("-", "_") for name in _MESSAGE_FIELDS)
+
+#: Field name as written -> its key in ``message`` ("" for any other field). A scan meets the
+#: same few spellings in every message; one dict lookup each replaces ``.lower()`` plus a
+#: lookup (~1 us a report). Emptied when full: hostile mail may invent any number of names.
+_KEY_OF: dict[str, str] = {}
 
 
+def _message_key(name: str) -> str:
+    key = _KEY_OF.get(name)
+    if key is None:
+        lname = name.lower()
+        key = lname.replace("-", "_") if lname in _MESSAGE_FIELDS else ""
+        if len(_KEY_OF) >= 4096:
+            _KEY_OF.clear()
+        _KEY_OF[name] = key
+    return key
+
+
+def message_fields(headers: Sequence[HeaderField]) -> dict[str, Any]:
+    """The fields a reader quotes, by name: a value, a list when the field repeats, None when absent."""
+    message: dict[str, Any] = dict.fromkeys(_MESSAGE_KEYS)
+    key_of = _KEY_OF.get
+    for h in headers:  # one pass over the fields, not one per name (a scan does this per message)
+        key = key_of(h.name)
+        if key is None:
+            key = _message_key(h.name)
+        if key:
+            seen = message[key]
+            if seen is None:
+                message[key] = h.value
+            elif type(seen) is list:
+                seen.append(h.value)
+            else:
+                message[key] = [seen, h.value]
+    return message
 
 
 def key_records(lk: KeyLookup) -> list[dict[str, Any]]:
@@ -32,7 +67,24 @@ def key_records(lk: KeyLookup) -> list[dict[str, Any]]:
     return out
 
 
+#: Each key answer's dict, made once: a scan puts the same KeyLookup object in every message
+#: signed with that key, and building the dict (re-reading each TXT record) cost ~5 us a report.
+_LOOKUPS: IdentityMemo[KeyLookup, dict[str, Any]] = IdentityMemo(1024)
+
+
 def lookup_to_dict(lk: KeyLookup) -> dict[str, Any]:
+    """The JSON of one key answer. Every call gets its own dict and lists (a caller may change
+    them); only the immutable values are shared with the memo."""
+    d = _LOOKUPS.get(lk)
+    if d is None:
+        d = _LOOKUPS.put(lk, _lookup_to_dict(lk))
+    out = d.copy()
+    out["txt"] = list(lk.txt)
+    out["records"] = [r.copy() for r in d["records"]]
+    return out
+
+
+def _lookup_to_dict(lk: KeyLookup) -> dict[str, Any]:
     records = key_records(lk)
     first = next((r for r in records if r["error"] is None), None)
     return {
@@ -69,7 +121,10 @@ def trial_to_dict(t: KeyTrial) -> dict[str, Any]:
 
 
 def signature_to_dict(s: SignatureResult, report: Report) -> dict[str, Any]:
+    # str() of a StrEnum member is its value as a plain str, four times cheaper than ``.value``.
     k = s.key
+    headers = report.headers
+    n_headers = len(headers)
     return {
         "index": s.index,
         "domain": s.domain,
@@ -94,41 +149,37 @@ def signature_to_dict(s: SignatureResult, report: Report) -> dict[str, Any]:
         "key_sources_agree": sources_agree(s),
         "body_hash_ok": s.body_hash_ok,
         "signature_ok": s.signature_ok,
-        "result": s.result.value,
-        "reason": s.reason.value if s.reason else None,
+        "result": str(s.result),
+        "reason": str(s.reason) if s.reason else None,
         "detail": s.detail,
         "body_bytes_total": s.body_bytes_total,
         "body_bytes_signed": s.body_bytes_signed,
-        "covered_headers": [{"index": i, "name": report.headers[i].name} for i in s.covered_header_indexes if i < len(report.headers)],
+        "covered_headers": [{"index": i, "name": headers[i].name} for i in s.covered_header_indexes if i < n_headers],
         "header": s.raw_header,
     }
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
-    found: dict[str, list[str]] = {name: [] for name in _MESSAGE_FIELDS}
-    for h in report.headers:  # one pass over the fields, not one per name (a scan does this per message)
-        values = found.get(h.name.lower())
-        if values is not None:
-            values.append(h.value)
-    message: dict[str, Any] = {}
-    for name, values in found.items():
-        message[name.replace("-", "_")] = values[0] if len(values) == 1 else (values or None)
+    message = message_fields(report.headers)
     d: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "provenance", "version": report.tool_version},
         "file": {"path": report.file.path, "size": report.file.size, "sha256": report.file.sha256},
-        "verdict": report.verdict.value,
+        "verdict": str(report.verdict),
         "summary": report.summary,
         "message": message,
         "from_domain": report.from_domain,
         "reference_time": {"unix": report.reference_time, "iso": iso(report.reference_time), "source": report.reference_source},
-        "repairs": [{"code": r.code, "message": r.message} for r in report.repairs],
-        "caveats": [{"code": c.code, "message": c.message, "signature": c.signature, "header": c.header} for c in report.caveats],
+        # ``if ... else []``: a list comprehension is a function call in Python 3.11, and these are mostly empty.
+        "repairs": [{"code": r.code, "message": r.message} for r in report.repairs] if report.repairs else [],
+        "caveats": [{"code": c.code, "message": c.message, "signature": c.signature, "header": c.header} for c in report.caveats]
+        if report.caveats
+        else [],
         "signatures": [signature_to_dict(s, report) for s in report.signatures],
         "keys": [lookup_to_dict(k) for k in report.keys],
         "evidence": evidence_block(report),
     }
-    d.update(chain_to_dict(report))
+    add_chain(d, report)
     if report.mime is not None:
         d["mime"] = {
             "analysed": report.mime.analysed,
