@@ -47,8 +47,10 @@ from verify.render.json import error_to_dict
 from verify.timefmt import utc
 
 VERDICTS = ("verified", "weak", "failed", "unverifiable", "unsigned", "error")
-#: Messages per batch handed to a worker, and the most bytes in one batch.
-BATCH_MESSAGES = 48
+#: Messages per batch handed to a worker, and the most bytes in one batch. Each batch costs
+#: the parent a round trip (pickling, futures, thread wake-ups): 128 rather than 48 cut the
+#: parent's CPU time by ~10 us a message with --jobs 2.
+BATCH_MESSAGES = 128
 BATCH_BYTES = 4 << 20
 #: Rows listed by name in the summary's follow-up table (all are in --jsonl/--csv).
 FOLLOW_UP_ROWS = 25
@@ -269,6 +271,9 @@ def json_line(d: dict[str, Any]) -> bytes:
 @fast_init
 @dataclass(frozen=True)
 class Row:
+    """One message's results, as a worker sends them back: its JSON line (with its line end),
+    CSV row, summary facts, and input size (progress)."""
+
     line: bytes | None
     csv: list[str] | None
     facts: Facts
@@ -291,7 +296,8 @@ def check_items(items: Sequence[Item], job: Job) -> list[Row]:
     for it in items:
         d = item_dict(it, job.keys, job.rerun, job.mime)
         f = facts(d)
-        line = json_line(d) if job.want_json else None
+        # The line end is added here, in the worker, so the parent only joins (--jobs N).
+        line = json_line(d) + b"\n" if job.want_json else None
         rows.append(Row(line, csv_row(d, f) if job.want_csv else None, f, it.size))
     return rows
 
@@ -602,7 +608,7 @@ class Outputs:
 
     def write(self, rows: Sequence[Row]) -> None:
         if self.jsonl is not None:
-            self.jsonl.write(b"".join(r.line + b"\n" for r in rows if r.line is not None))
+            self.jsonl.write(b"".join([r.line for r in rows if r.line is not None]))
             self.jsonl.flush()
         if self.csv is not None:
             self.csv.writerows(r.csv for r in rows if r.csv is not None)
