@@ -28,7 +28,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import IO, Any, TextIO
 
 import orjson
@@ -41,7 +41,7 @@ from verify.checks.headers import parse_date
 from verify.errors import InputError, UsageError
 from verify.keys import KeyStore
 from verify.mailbox import Item, Source
-from verify.model import FileInfo, KeyLookup, Repair, Report, fast_init
+from verify.model import FileInfo, KeyLookup, Repair, Report, fast_init, replace
 from verify.render.escape import safe
 from verify.render.json import error_to_dict
 from verify.timefmt import utc
@@ -120,15 +120,48 @@ def message_report(data: bytes, source: Source, keys: KeyStore, mime: bool = Fal
 Rerun = Callable[[Report, Source], str]
 
 
-def item_dict(item: Item, keys: KeyStore, rerun: Rerun | None = None, mime: bool = False) -> dict[str, Any]:
-    """The JSON object for one message: ``check --json``'s fields plus ``source``."""
+def item_dicts(items: Sequence[Item], keys: KeyStore, rerun: Rerun | None = None, mime: bool = False) -> list[dict[str, Any]]:
+    """The JSON object for each message: ``check --json``'s fields plus ``source``.
+
+    Messages are checked together, stage by stage (:func:`verify.engine.check_many`);
+    one with mbox-quoted lines takes :func:`message_report`'s path on its own, in its
+    place, so key answers are still fetched in input order.
+    """
+    results: list[Report | Exception | None] = [None] * len(items)
+    pending: list[int] = []
+    evs: list[intake.Evidence] = []
+
+    def flush() -> None:
+        for i, r in zip(pending, engine.check_many(evs, keys, mime=mime), strict=True):
+            results[i] = r
+        pending.clear()
+        evs.clear()
+
+    for i, it in enumerate(items):
+        if it.data is None:
+            continue
+        try:
+            if it.source.mbox and mailbox.unquote_mboxrd(it.data)[1]:
+                flush()
+                results[i] = message_report(it.data, it.source, keys, mime)
+            else:
+                evs.append(intake.from_bytes(it.data, it.source.path))
+                pending.append(i)
+        except Exception as exc:  # noqa: BLE001 - one bad message must not stop a scan of 100,000
+            results[i] = exc
+    flush()
+    return [_item_dict(it, r, rerun) for it, r in zip(items, results, strict=True)]
+
+
+def _item_dict(item: Item, result: Report | Exception | None, rerun: Rerun | None) -> dict[str, Any]:
     if item.data is None:
         d = error_to_dict(item.source.path, item.error or "could not be read")
     else:
         try:
-            report = message_report(item.data, item.source, keys, mime)
-            if rerun is not None:
-                report = replace(report, rerun=rerun(report, item.source))
+            if isinstance(result, Exception):
+                raise result
+            assert result is not None
+            report = result if rerun is None else replace(result, rerun=rerun(result, item.source))
             d = report.json()
         except InputError as exc:
             d = _error(item, exc.problem)
@@ -293,8 +326,7 @@ class Job:
 
 def check_items(items: Sequence[Item], job: Job) -> list[Row]:
     rows = []
-    for it in items:
-        d = item_dict(it, job.keys, job.rerun, job.mime)
+    for it, d in zip(items, item_dicts(items, job.keys, job.rerun, job.mime), strict=True):
         f = facts(d)
         # The line end is added here, in the worker, so the parent only joins (--jobs N).
         line = json_line(d) + b"\n" if job.want_json else None
