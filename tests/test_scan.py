@@ -337,7 +337,7 @@ def test_json_line_is_json_dumps_ensure_ascii(value: object) -> None:
 def test_rerun_commands_and_recorded_keys_replay(generated: Corpus, tmp_path: Path) -> None:
     out, rec = tmp_path / "o.jsonl", tmp_path / "answers.zone"
     code, _, _ = run(
-        "scan", str(generated.mbox), "--keys", str(generated.zone), "--offline", "--jsonl", str(out), "--record-keys", str(rec), "-q"
+        "scan", str(generated.mbox), "--keys", str(generated.zone), "--offline", "--jobs", "2", "--jsonl", str(out), "--record-keys", str(rec), "-q"
     )
     assert code == 0
     rows = lines(out)

@@ -672,7 +672,7 @@ def _batches(items: Iterator[Item], done: set[tuple[str, int | None]], on_skip: 
             on_skip(it)
             continue
         batch.append(it)
-        size += len(it.data or b"")
+        size += len(it.data) if it.data is not None else it.span[1] if it.span is not None else 0
         if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
             yield batch
             batch, size = [], 0
@@ -752,7 +752,14 @@ def run(args: argparse.Namespace, store: KeyStore, store_factory: Callable[[], K
     progress = None
     try:
         # Worker processes first: they fork before any thread (progress, DNS) exists.
-        workers = _Workers(jobs, job, functools.partial(_build_job, store_factory, args, want_json, want_csv)) if jobs > 1 else None
+        # Keys are looked up once, in the parent, and handed to the workers: one DNS query per
+        # selector for the whole scan, and --record-keys sees every answer. Offline and not
+        # recording, a lookup is a read of key files each worker already holds, so workers
+        # read their own and the parent skips parsing every header (~10 us a message).
+        prefetch = not store.offline or bool(getattr(args, "record_keys", None))
+        workers = (
+            _Workers(jobs, job, functools.partial(_build_job, store_factory, args, want_json, want_csv), prefetch) if jobs > 1 else None
+        )
         progress = _Progress(stderr, plan.total_bytes, args.quiet)
 
         def handle(rows: Sequence[Row]) -> None:
@@ -766,7 +773,7 @@ def run(args: argparse.Namespace, store: KeyStore, store_factory: Callable[[], K
             assert progress is not None
             progress.advance(it.size, 0)
 
-        batches = _batches(mailbox.iter_messages(plan), done, skip)
+        batches = _batches(mailbox.iter_messages(plan, mbox_data=workers is None or workers.prefetch is not None), done, skip)
         if workers is None:
             for batch in batches:
                 handle(check_items(batch, job))
@@ -791,7 +798,7 @@ def _ready() -> bool:
 class _Workers:
     """``jobs`` worker processes checking batches, results taken back in input order."""
 
-    def __init__(self, jobs: int, job: Job, build: Callable[[], Job]) -> None:
+    def __init__(self, jobs: int, job: Job, build: Callable[[], Job], prefetch: bool = True) -> None:
         global _WORKER_JOB
         self.jobs = jobs
         # fork: workers inherit the loaded key files and modules, copied before any
@@ -807,13 +814,13 @@ class _Workers:
             max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(None if inherited else build,)
         )
         self.pool.submit(_ready).result()  # with fork, this starts every worker now
-        self.prefetch = KeyPrefetch(job.keys)
+        self.prefetch = KeyPrefetch(job.keys) if prefetch else None
 
     def run(self, batches: Iterator[list[Item]], handle: Callable[[Sequence[Row]], None]) -> None:
         window: deque[Future[list[Row]]] = deque()
         try:
             for batch in batches:
-                answers = self.prefetch.answers(batch)
+                answers = self.prefetch.answers(batch) if self.prefetch is not None else {}
                 # An mbox message's bytes are re-read by the worker from the file (page
                 # cache) rather than pickled through a pipe: that halves the parent's work.
                 window.append(self.pool.submit(_work, [it.without_data() for it in batch], answers))
@@ -828,6 +835,7 @@ class _Workers:
 
     def close(self) -> None:
         global _WORKER_JOB
-        self.prefetch.close()
+        if self.prefetch is not None:
+            self.prefetch.close()
         self.pool.shutdown(wait=True, cancel_futures=True)
         _WORKER_JOB = None
