@@ -175,3 +175,11 @@ def test_separator_search_agrees_with_the_regex(buf: bytes, pos: int) -> None:
     m = mailbox._SEP.search(buf, pos)
     expected = None if m is None else (m.start(), m.end(), m.group(1) is not None)
     assert mailbox._find_sep(buf, pos) == expected
+
+
+@settings(max_examples=2000)
+@given(data=st.lists(st.sampled_from([b"\n", b"\r\n", b">", b"From ", b"From", b"x", b" "]), max_size=16).map(b"".join))
+def test_unquote_agrees_with_the_multiline_regex(data: bytes) -> None:
+    """mboxrd un-quoting gives what re.sub(rb"^>(>*From )", rb"\\1", flags=MULTILINE) gives."""
+    expected = mailbox._QUOTED.subn(rb"\1", data)
+    assert mailbox.unquote_mboxrd(data) == (expected if expected[1] else (data, 0))
