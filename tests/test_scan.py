@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import hashlib
 import io
 import json
@@ -337,7 +338,18 @@ def test_json_line_is_json_dumps_ensure_ascii(value: object) -> None:
 def test_rerun_commands_and_recorded_keys_replay(generated: Corpus, tmp_path: Path) -> None:
     out, rec = tmp_path / "o.jsonl", tmp_path / "answers.zone"
     code, _, _ = run(
-        "scan", str(generated.mbox), "--keys", str(generated.zone), "--offline", "--jobs", "2", "--jsonl", str(out), "--record-keys", str(rec), "-q"
+        "scan",
+        str(generated.mbox),
+        "--keys",
+        str(generated.zone),
+        "--offline",
+        "--jobs",
+        "2",
+        "--jsonl",
+        str(out),
+        "--record-keys",
+        str(rec),
+        "-q",
     )
     assert code == 0
     rows = lines(out)
@@ -406,3 +418,16 @@ def test_mime_is_opt_in_for_scans(tmp_path: Path) -> None:
     assert run("scan", str(SAMPLES / "verified_rsa_sha256.eml"), *OFFLINE, "--jsonl", str(out), "--mime", "-q")[0] == 0
     (full,) = lines(out)
     assert full["mime"] == verify.check_file(SAMPLES / "verified_rsa_sha256.eml", keys=zone_store()).json()["mime"]
+
+
+def test_scan_puts_garbage_collection_back(generated: Corpus, tmp_path: Path) -> None:
+    """A scan freezes long-lived objects and collects less often while it runs (scan._scan_gc);
+    a library caller's interpreter gets its own settings back afterwards, even on an error."""
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    code, _, _ = run(
+        "scan", str(generated.mbox), "--keys", str(generated.zone), "--offline", "--jobs", "1", "--jsonl", str(tmp_path / "o.jsonl"), "-q"
+    )
+    assert code == 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
+    assert run("scan", str(generated.mbox), "--offline", "--jsonl", str(tmp_path / "missing" / "o.jsonl"), "-q")[0] == 2
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
