@@ -431,3 +431,17 @@ def test_scan_puts_garbage_collection_back(generated: Corpus, tmp_path: Path) ->
     assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
     assert run("scan", str(generated.mbox), "--offline", "--jsonl", str(tmp_path / "missing" / "o.jsonl"), "-q")[0] == 2
     assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
+
+
+def test_batches_keep_order_and_shrink_towards_the_end(generated: Corpus) -> None:
+    """Several workers get smaller batches as the scan nears its end (no long tail on one
+    worker); every message is in exactly one batch, in input order."""
+    plan = verify.mailbox.plan([str(generated.mbox)])
+    items = list(verify.mailbox.iter_messages(plan, mbox_data=False))
+    one = list(scan._batches(iter(items), set(), lambda it: None, plan.total_bytes, 1))
+    two = list(scan._batches(iter(items), set(), lambda it: None, plan.total_bytes, 2))
+    for batches in (one, two):
+        assert [it.source.index for b in batches for it in b] == [it.source.index for it in items]
+        assert all(len(b) <= scan.BATCH_MESSAGES for b in batches)
+    if len(items) > 4 * 16:
+        assert len(two[-2]) < len(two[0]) or len(two[0]) < scan.BATCH_MESSAGES

@@ -727,18 +727,34 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _batches(items: Iterator[Item], done: set[tuple[str, int | None]], on_skip: Callable[[Item], None]) -> Iterator[list[Item]]:
+def _batches(
+    items: Iterator[Item], done: set[tuple[str, int | None]], on_skip: Callable[[Item], None], total: int = 0, jobs: int = 1
+) -> Iterator[list[Item]]:
+    """Batches of up to :data:`BATCH_MESSAGES` messages and :data:`BATCH_BYTES` bytes.
+
+    With several workers, batches get smaller as the end nears (``total`` input bytes):
+    otherwise one worker could still be busy with a last full batch while the others
+    wait, ~8% of a 3,000-message scan. Each batch aims at a (2 x ``jobs``)th of what is left.
+    """
     batch: list[Item] = []
     size = 0
+    seen = seen_bytes = 0
+    limit = BATCH_MESSAGES
     for it in items:
         if done and it.source.key in done:
             on_skip(it)
             continue
         batch.append(it)
-        size += len(it.data) if it.data is not None else it.span[1] if it.span is not None else 0
-        if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+        n = len(it.data) if it.data is not None else it.span[1] if it.span is not None else 0
+        size += n
+        seen += 1
+        seen_bytes += max(it.size, n)
+        if len(batch) >= limit or size >= BATCH_BYTES:
             yield batch
             batch, size = [], 0
+            if jobs > 1 and total:
+                left = max(0, total - seen_bytes) / (seen_bytes / seen)  # messages, estimated from those so far
+                limit = min(BATCH_MESSAGES, max(16, int(left / (2 * jobs))))
     if batch:
         yield batch
 
@@ -836,7 +852,8 @@ def run(args: argparse.Namespace, store: KeyStore, store_factory: Callable[[], K
             assert progress is not None
             progress.advance(it.size, 0)
 
-        batches = _batches(mailbox.iter_messages(plan, mbox_data=workers is None or workers.prefetch is not None), done, skip)
+        messages = mailbox.iter_messages(plan, mbox_data=workers is None or workers.prefetch is not None)
+        batches = _batches(messages, done, skip, plan.total_bytes, jobs)
         if workers is None:
             for batch in batches:
                 handle(Done.of(check_items(batch, job)))
