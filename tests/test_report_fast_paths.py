@@ -15,7 +15,7 @@ import pytest
 import verify
 from tests.helpers import RECEIVED, sign, store
 from verify import evidence
-from verify.key_caveats import all_key_caveats, key_caveats, sources_agree
+from verify.key_caveats import all_key_caveats, key_caveats, sources_agree, sources_agree_in_full
 from verify.keys.recorded import to_master_text
 from verify.model import HeaderField, KeyLookup, KeyTrial, KeyUse, Reason, Result, SignatureResult, Verdict
 from verify.render import json as json_render
@@ -191,22 +191,11 @@ def test_key_caveats_shortcut_gives_every_rule_s_answer(revealed: frozenset[str]
     assert shortcuts  # the shortcut's own case is among them
 
 
-def _sources_agree_reference(s: SignatureResult) -> bool | None:
-    """sources_agree as it was before its shortcut for fewer than two trials."""
-    per_lookup: dict[KeyLookup, set[str]] = {}
-    for t in s.key_trials:
-        if t.fingerprint is not None:
-            per_lookup.setdefault(t.lookup, set()).add(t.fingerprint)
-    if len(per_lookup) < 2 or s.key is None:
-        return None
-    return all(s.key.fingerprint in fps for fps in per_lookup.values())
-
-
 def test_sources_agree_shortcut() -> None:
     answers = {sources_agree(s) for s in _signatures()}
     assert answers == {None, True, False}
     for s in _signatures():
-        assert sources_agree(s) == _sources_agree_reference(s)
+        assert sources_agree(s) == sources_agree_in_full(s)
 
 
 # -- verdict.py -------------------------------------------------------------------

@@ -59,6 +59,11 @@ def sources_agree(s: SignatureResult) -> bool | None:
         # Fewer than two trials cannot name two sources. The usual case (one key answer), and
         # without this the JSON report hashed each trial's KeyLookup (every field) to find it out.
         return None
+    return sources_agree_in_full(s)
+
+
+def sources_agree_in_full(s: SignatureResult) -> bool | None:
+    """:func:`sources_agree` without its shortcut (tests hold the two to the same answers)."""
     per_lookup: dict[KeyLookup, set[str]] = {}
     for t in s.key_trials:
         if t.fingerprint is not None:
