@@ -89,3 +89,11 @@ def test_fast_header_split_agrees_with_the_line_reader(lines: list[bytes]) -> No
         assert fast == slow
     elif slow is not None:
         assert slow[2]  # the one thing only the reader does: skip a first 'From ' line
+
+
+@pytest.mark.parametrize("pad", [0, 300_000])
+def test_bare_line_ends_counted_the_same_small_or_large(pad: int) -> None:
+    """CRLF is counted by a regex under 256 KB and by bytes.count above (memory): same count."""
+    data = b"Subject: x\r\nFrom: a@example.org\n\r\n" + b"line\r\n" * (pad // 6) + b"one\ntwo\n"
+    ev = from_bytes(data)
+    assert [r.message.split(" in LF")[0] for r in ev.repairs] == ["In the file 3 lines end"]
