@@ -86,20 +86,6 @@ CSV_FIELDS = (
 # One message
 
 
-def message_report(data: bytes, source: Source, keys: KeyStore, mime: bool = False) -> Report:
-    """The report for one message's bytes; mbox quoting is undone and said so.
-
-    The bytes as stored are what ``file`` describes (size, SHA-256). If un-quoting
-    ``>From `` lines leaves every body hash failing while the stored bytes pass one,
-    the stored bytes are the evidence (the ``>`` was there when it was signed).
-    """
-    unquoted, lines = mailbox.unquote_mboxrd(data) if source.mbox else (data, 0)
-    if not lines:
-        return engine.check_bytes(data, source.path, keys, mime=mime)
-    report = engine.check_evidence(_unquoted_evidence(data, unquoted, lines, source), keys, mime=mime)
-    return _stored_if_better(report, data, lines, source, keys, mime)
-
-
 def _lines(n: int) -> str:
     return f"{n} line{'s' if n != 1 else ''}"
 
@@ -139,9 +125,11 @@ Rerun = Callable[[Report, Source], str]
 def item_dicts(items: Sequence[Item], keys: KeyStore, rerun: Rerun | None = None, mime: bool = False) -> list[dict[str, Any]]:
     """The JSON object for each message: ``check --json``'s fields plus ``source``.
 
-    Messages are checked together, stage by stage (:func:`verify.engine.check_many`), as
-    :func:`message_report` checks each: mbox quoting undone on a copy and said, and a
-    message whose un-quoted copy fails every body hash looked at again as stored.
+    Messages are checked together, stage by stage (:func:`verify.engine.check_many`).
+    mbox quoting is undone on a copy and said so; the bytes as stored are what ``file``
+    describes (size, SHA-256). If un-quoting ``>From `` lines leaves every body hash
+    failing while the stored bytes pass one, the stored bytes are the evidence (the ``>``
+    was there when it was signed).
     """
     results: list[Report | Exception | None] = [None] * len(items)
     pending: list[int] = []
@@ -455,13 +443,7 @@ def _init_worker(build: Callable[[], Job] | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if _WORKER_JOB is None and build is not None:  # spawn: nothing was inherited
         _WORKER_JOB = build()
-    from verify.verdict import org_domain
-
-    org_domain("warm.example")  # load the Public Suffix List once per process, not per message
-    # As in the parent (_scan_gc; a forked worker inherited it already): the worker's
-    # long-lived objects frozen, young collections every 50,000 allocations.
-    gc.freeze()
-    gc.set_threshold(_GC_YOUNG, *gc.get_threshold()[1:])
+    _settle()  # a forked worker inherited the parent's settings; a spawned one needs its own
 
 
 def _work(items: list[Item], answers: dict[str, tuple[KeyLookup, ...]]) -> Done:
@@ -889,17 +871,24 @@ def _scan_gc() -> Iterator[None]:
     pages), and young collections run every 50,000 allocations instead of 700: under 1% of
     the time. Reference cycles are still collected, only in larger batches.
     """
-    from verify.verdict import org_domain
-
-    org_domain("warm.example")  # load the Public Suffix List now, so it is frozen with the rest
     old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(_GC_YOUNG, old[1], old[2])
+    _settle()
     try:
         yield
     finally:
         gc.set_threshold(*old)
         gc.unfreeze()
+
+
+def _settle() -> None:
+    """Ready this process to check messages: the Public Suffix List loaded once (not on
+    the first message), then it and every other long-lived object frozen, and young
+    collections every :data:`_GC_YOUNG` allocations (see :func:`_scan_gc`)."""
+    from verify.verdict import org_domain
+
+    org_domain("warm.example")
+    gc.freeze()
+    gc.set_threshold(_GC_YOUNG, *gc.get_threshold()[1:])
 
 
 def _ready() -> bool:
@@ -915,11 +904,7 @@ class _Workers:
         # fork: workers inherit the loaded key files and modules, copied before any
         # thread starts; elsewhere (spawn) each worker builds its own.
         ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        inherited = ctx.get_start_method() == "fork"
-        if inherited:
-            from verify.verdict import org_domain
-
-            org_domain("warm.example")  # parse the Public Suffix List once, here, for every worker
+        inherited = ctx.get_start_method() == "fork"  # the Public Suffix List too: _scan_gc loaded it
         _WORKER_JOB = job if inherited else None
         self.pool = ProcessPoolExecutor(
             max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(None if inherited else build,)
