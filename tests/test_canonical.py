@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verify.checks.dkim import BTAG, _select, canonical_body, canonical_field, tag_list
-from verify.intake import _where
+from verify.intake import field_index
 
 POLICIES = [CanonicalizationPolicy.from_c_value(c) for c in (b"relaxed/relaxed", b"simple/simple", b"relaxed/simple", b"simple/relaxed")]
 # Blanks, line ends and their pieces, other whitespace bytes strip() knows, and text.
@@ -82,7 +82,7 @@ def test_select_takes_instances_from_the_bottom(fields: list[bytes], names: list
 def test_select_with_the_evidence_index_agrees(fields: list[bytes], names: list[str]) -> None:
     """The engine passes intake's name index (Evidence.where); the answer must not change."""
     pairs = tuple((f, b" v\r\n") for f in fields)
-    assert _select(pairs, names, _where(pairs)) == _select_reference(list(pairs), names)
+    assert _select(pairs, names, field_index(pairs)) == _select_reference(list(pairs), names)
 
 
 TAG_TEXT = st.lists(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from verify import limits
@@ -125,10 +126,11 @@ def from_bytes(data: bytes, path: str = "<bytes>") -> Evidence:
                 "The file starts with an mbox 'From ' separator line; it is not part of the message and was not verified.",
             )
         )
-    return Evidence(info=info, raw=data, wire=wire, fields=fields, body=body, repairs=tuple(repairs), where=_where(fields))
+    return Evidence(info=info, raw=data, wire=wire, fields=fields, body=body, repairs=tuple(repairs), where=field_index(fields))
 
 
-def _where(fields: tuple[tuple[bytes, bytes], ...]) -> dict[bytes, list[int]]:
+def field_index(fields: Sequence[tuple[bytes, bytes]]) -> dict[bytes, list[int]]:
+    """Where each field name occurs (:attr:`Evidence.where`), for any list of fields."""
     where: dict[bytes, list[int]] = {}
     for i, (name, _) in enumerate(fields):
         key = name.lower().rstrip()

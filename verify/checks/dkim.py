@@ -36,7 +36,7 @@ from dkim.canonicalization import (
 from dkim.util import DuplicateTag, InvalidTagSpec, InvalidTagValueList
 
 from verify import limits
-from verify.intake import Evidence
+from verify.intake import Evidence, field_index
 from verify.keys.record import KeyRecordError, ParsedKey, parse_key_record
 from verify.model import KeyLookup, KeyTrial, KeyUse, Reason, Result, SignatureResult
 
@@ -354,9 +354,7 @@ def _select(fields: Sequence[tuple[bytes, bytes]], names: Sequence[str], where: 
     """RFC 6376 5.4.2: each name takes the next instance from the bottom; absent is null.
     ``where`` is :attr:`Evidence.where` for ``fields``, when the caller has it."""
     if where is None:  # one pass to index the fields by name, rather than a scan of all fields per h= name
-        where = {}
-        for i, (fname, _) in enumerate(fields):
-            where.setdefault(fname.lower().rstrip(), []).append(i)
+        where = field_index(fields)
     picked: list[int] = []
     taken: dict[str, int] = {}
     for name in names:
