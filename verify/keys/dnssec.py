@@ -227,12 +227,10 @@ class Validator:
             return self._zone_keys(anchor, ta, "the trust anchor")
         if anchor in self._zones:
             return self._zones[anchor]
-        try:
-            resp = self._query(anchor, _T.DNSKEY)
-        except (dns.exception.DNSException, OSError) as exc:
-            return _Zone(UNKNOWN, anchor, None, f"could not fetch the DNSKEY of the trust anchor {anchor.to_text()} ({type(exc).__name__})")
-        keys = resp.get_rrset(resp.answer, anchor, _IN, _T.DNSKEY)
-        sig = resp.get_rrset(resp.answer, anchor, _IN, _T.RRSIG, _T.DNSKEY)
+        fetched = self._dnskey(anchor, f"the trust anchor {anchor.to_text()}")
+        if isinstance(fetched, _Zone):
+            return fetched
+        keys, sig = fetched
         if not keys or not sig:
             zone = _Zone(BOGUS, anchor, None, f"the trust anchor zone {anchor.to_text()} served no signed DNSKEY RRset")
         else:
@@ -244,16 +242,24 @@ class Validator:
         self._zones[anchor] = zone
         return zone
 
+    def _dnskey(self, name: dns.name.Name, what: str) -> tuple[dns.rrset.RRset | None, dns.rrset.RRset | None] | _Zone:
+        """The DNSKEY RRset at ``name`` and its RRSIG (None where absent), or an ``unknown``
+        zone when the query failed (``what`` names the zone in that message). Both ways of
+        trusting a zone's keys (a DNSKEY trust anchor, a DS) start here."""
+        try:
+            resp = self._query(name, _T.DNSKEY)
+        except (dns.exception.DNSException, OSError) as exc:
+            return _Zone(UNKNOWN, name, None, f"could not fetch the DNSKEY of {what} ({type(exc).__name__})")
+        return resp.get_rrset(resp.answer, name, _IN, _T.DNSKEY), resp.get_rrset(resp.answer, name, _IN, _T.RRSIG, _T.DNSKEY)
+
     def _zone_keys(self, name: dns.name.Name, ds: dns.rrset.RRset, via: str) -> _Zone:
         """The zone's DNSKEY RRset, accepted when a key matching ``ds`` signs it."""
         if name in self._zones:
             return self._zones[name]
-        try:
-            resp = self._query(name, _T.DNSKEY)
-        except (dns.exception.DNSException, OSError) as exc:
-            return _Zone(UNKNOWN, name, None, f"could not fetch the DNSKEY of {name.to_text()} ({type(exc).__name__})")
-        keys = resp.get_rrset(resp.answer, name, _IN, _T.DNSKEY)
-        sig = resp.get_rrset(resp.answer, name, _IN, _T.RRSIG, _T.DNSKEY)
+        fetched = self._dnskey(name, name.to_text())
+        if isinstance(fetched, _Zone):
+            return fetched
+        keys, sig = fetched
         zone = _Zone(BOGUS, name, None, f"no DNSKEY of {name.to_text()} matches its {via}")
         if keys and sig:
             matching = [k for k in keys for d in ds if _ds_matches(name, k, d)]
